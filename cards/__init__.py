@@ -1,0 +1,1 @@
+"""Meaning -> decisions -> cards: knowledge files, rule engine, card building."""

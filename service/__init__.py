@@ -1,0 +1,1 @@
+"""toxhooks HTTP service: CDS Hooks protocol, prefetch, auth, feedback storage, CLI."""

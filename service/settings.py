@@ -1,0 +1,78 @@
+"""The one typed settings object, read from TOXHOOKS_* environment variables."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings", "TrustedIssuer", "get_settings"]
+
+
+class TrustedIssuer(BaseModel):
+    """A CDS client (EHR) allowed to call us, and how to check its JWTs."""
+
+    iss: str
+    jku: list[str] = Field(default_factory=list)  # allowed JWKS URLs for this issuer
+    jwks_url: str | None = None  # fetch keys from here when the token has no jku
+    jwks: dict[str, object] | None = None  # static JWKS, inline
+    jwks_file: Path | None = None  # static JWKS, from a file
+    tenant: str | None = None
+    algorithms: list[str] = Field(default_factory=lambda: ["ES384", "RS384"])
+
+
+class Settings(BaseSettings):
+    """toxhooks settings; every field is TOXHOOKS_<NAME> in the environment."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TOXHOOKS_", env_nested_delimiter="__", extra="ignore", frozen=True
+    )
+
+    # Server
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    dev: bool = False  # no JWT required; binds to 127.0.0.1 only
+    public_base_url: str | None = None  # base URL as the EHR sees it (JWT aud behind a proxy)
+
+    # Storage
+    database_url: str = "sqlite+aiosqlite:///./toxhooks.db"
+    redis_url: SecretStr | None = None  # JWT replay cache across replicas
+
+    # Calls to the EHR's FHIR server
+    fhir_time_budget_s: float = 2.0  # for all fetches of one hook call
+    fhir_max_concurrency: int = 4
+    fhir_max_pages: int = 5
+    observation_window_days: int = 365  # prefetch date window for lab Observations
+
+    # Clinical content
+    ctcae_version: Literal["5.0", "6.0"] = "5.0"
+    knowledge_dir: Path | None = None  # site knowledge files that add to or override the built-in
+
+    # Security and limits
+    trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
+    jwt_leeway_s: int = 60
+    jwks_refresh_interval_s: int = 300
+    max_token_bytes: int = 16_384
+    cors_origins: list[str] = Field(default_factory=list)
+    max_body_bytes: int = 5_000_000
+    max_json_depth: int = 64
+    max_resources: int = 20_000
+
+    # Pages served by toxhooks
+    preview_enabled: bool = False  # /preview card preview page (always on with dev)
+    smart_client_id: str = "toxhooks-timeline"
+
+    # Observability
+    log_level: str = "INFO"
+    log_json: bool = True
+    otel_endpoint: str | None = None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """Settings from the environment, read once per process."""
+    return Settings()

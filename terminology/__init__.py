@@ -1,0 +1,1 @@
+"""Codes -> meaning: CTCAE tables, LOINC/RxNorm/UCUM maps, graders and timelines."""

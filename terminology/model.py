@@ -1,0 +1,253 @@
+"""Graded adverse events, lab results, timelines and recognised orders: what terminology hands to cards."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Any, Literal
+
+__all__ = [
+    "CtcaeVersion",
+    "Dose",
+    "DrugIdentity",
+    "DrugMatch",
+    "EventSource",
+    "Evidence",
+    "Exclusion",
+    "GradedEvent",
+    "HistoryCondition",
+    "LabResult",
+    "MedicationOrder",
+    "PatientFacts",
+    "TermTimeline",
+]
+
+CtcaeVersion = Literal["5.0", "6.0"]
+
+
+class EventSource(StrEnum):
+    """Where a graded event came from."""
+
+    LAB = "lab"  # graded by toxhooks from a measured value
+    OBSERVATION = "observation"  # grade recorded by a clinician on an Observation
+    ADVERSE_EVENT = "adverse-event"  # grade recorded on an AdverseEvent
+    CONDITION = "condition"  # a coded diagnosis (history, contraindication)
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """Why an event has its grade: the resource, the value as received and the rule row applied."""
+
+    resource: str  # relative reference, e.g. "Observation/123"
+    received: str | None = None  # value and unit exactly as received, e.g. "1250 U/L"
+    value: float | None = None  # value converted to the analyte's canonical unit
+    unit: str | None = None  # canonical unit of `value`
+    reference_kind: Literal["ULN", "LLN", "baseline", "absolute"] | None = None
+    reference_value: float | None = None  # the ULN/LLN/baseline used, canonical unit
+    reference_is_default: bool = False  # True when the range is toxhooks' default, not the lab's
+    multiple: float | None = None  # value / reference_value
+    rule_row: str | None = None  # e.g. "Grade 3: >5.0 - 10.0 x ULN"
+    note: str | None = None  # e.g. "comparator '>' read conservatively"
+
+
+@dataclass(frozen=True, slots=True)
+class GradedEvent:
+    """One CTCAE-graded observation of one term at one time."""
+
+    term: str  # CTCAE term name in `ctcae_version`, e.g. "CPK increased"
+    meddra_code: str | None
+    grade: int  # 0 = assessed and within normal limits; 1..5 = CTCAE grade
+    ctcae_version: str
+    effective: datetime | None
+    source: EventSource
+    evidence: Evidence
+    analyte: str | None = None  # lab analyte id for lab-derived events, e.g. "ck"
+    suspect_drugs: tuple[str, ...] = ()  # drug ids (knowledge ids) named as suspect
+    # Clinician-recorded qualifiers, e.g. ("symptomatic", True), ("suspected-scar", False).
+    qualifiers: tuple[tuple[str, bool], ...] = ()
+
+    def qualifier(self, name: str) -> bool | None:
+        """The recorded value of a qualifier, or None when it was not recorded."""
+        for key, value in self.qualifiers:
+            if key == name:
+                return value
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class Exclusion:
+    """A resource that was read but not graded, and why (shown on cards as missing data)."""
+
+    resource: str
+    reason: str
+    subject: str | None = None  # analyte or term it would have informed
+
+
+@dataclass(frozen=True, slots=True)
+class LabResult:
+    """One usable lab value in canonical units with its reference range and baseline."""
+
+    analyte: str  # e.g. "ck", "alt", "creatinine"
+    resource: str
+    effective: datetime | None
+    value: float  # canonical unit
+    unit: str  # canonical unit
+    received: str  # as received
+    uln: float | None = None
+    lln: float | None = None
+    range_is_default: bool = False
+    baseline: float | None = None
+
+    @property
+    def x_uln(self) -> float | None:
+        """Value as a multiple of the upper limit of normal."""
+        return self.value / self.uln if self.uln else None
+
+    @property
+    def x_baseline(self) -> float | None:
+        """Value as a multiple of baseline."""
+        return self.value / self.baseline if self.baseline else None
+
+
+@dataclass(frozen=True)
+class TermTimeline:
+    """All graded events of one CTCAE term, oldest first."""
+
+    term: str
+    events: tuple[GradedEvent, ...]
+
+    @property
+    def latest(self) -> GradedEvent | None:
+        """The most recent event (events without a time sort first)."""
+        return self.events[-1] if self.events else None
+
+    @property
+    def current_grade(self) -> int | None:
+        """Grade of the most recent event."""
+        return self.events[-1].grade if self.events else None
+
+    @property
+    def worst_grade(self) -> int | None:
+        """Highest grade ever recorded."""
+        return max((e.grade for e in self.events), default=None)
+
+    def episodes(self, min_grade: int) -> int:
+        """Number of separate runs of events at or above `min_grade`."""
+        count, inside = 0, False
+        for event in self.events:
+            if event.grade >= min_grade and not inside:
+                count += 1
+            inside = event.grade >= min_grade
+        return count
+
+    def onset(self, min_grade: int = 1) -> datetime | None:
+        """Start of the latest episode at or above `min_grade`."""
+        start: datetime | None = None
+        inside = False
+        for event in self.events:
+            if event.grade >= min_grade and not inside:
+                start = event.effective
+            inside = event.grade >= min_grade
+        return start
+
+    def resolved_to(self, max_grade: int, after_grade: int) -> datetime | None:
+        """When the latest episode of grade >= `after_grade` came back to <= `max_grade`.
+
+        None when there was no such episode or it has not resolved.
+        """
+        worst_seen = False
+        resolved_at: datetime | None = None
+        for event in self.events:
+            if event.grade >= after_grade:
+                worst_seen, resolved_at = True, None
+            elif worst_seen and event.grade <= max_grade and resolved_at is None:
+                resolved_at = event.effective or datetime.min
+        return resolved_at if worst_seen else None
+
+
+@dataclass(frozen=True, slots=True)
+class DrugIdentity:
+    """How to recognise one drug: knowledge id, codes and names (from the knowledge files)."""
+
+    drug: str  # knowledge id, e.g. "alectinib"
+    names: tuple[str, ...]  # generic and brand names, e.g. ("alectinib", "Alecensa")
+    rxnorm: tuple[str, ...] = ()
+    ndc: tuple[str, ...] = ()
+    local_codes: tuple[tuple[str, str], ...] = ()  # (system, code)
+    classes: tuple[str, ...] = ()  # e.g. ("alk-inhibitor",), ("immune-checkpoint-inhibitor",)
+
+
+@dataclass(frozen=True, slots=True)
+class DrugMatch:
+    """A recognised drug and how it was recognised (so a card can say 'matched by name')."""
+
+    drug: str
+    match: Literal["rxnorm", "ndc", "name", "local"]
+    code: str | None = None
+    display: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Dose:
+    """A structured dose read from dosageInstruction; `understood` is False when it could not be read."""
+
+    understood: bool
+    per_administration: float | None = None  # in `unit`
+    unit: str | None = None  # UCUM, normally "mg"
+    administrations_per_day: float | None = None
+    daily: float | None = None  # per_administration * administrations_per_day
+    text: str | None = None  # the sig or timing code as received
+    problem: str | None = None  # why it was not understood
+
+
+@dataclass(frozen=True, slots=True)
+class MedicationOrder:
+    """A MedicationRequest (draft or on record) with its recognised drug and dose."""
+
+    reference: str  # "MedicationRequest/103"
+    resource: Mapping[str, Any]  # the JSON as received, for update/delete actions
+    status: str | None
+    intent: str | None
+    drug: DrugMatch | None
+    medication_text: str | None  # the drug as named in the order, for display
+    dose: Dose
+    authored_on: datetime | None = None
+    start: datetime | None = None  # dosage timing bounds start or validity period start
+    end: datetime | None = None
+    is_draft: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryCondition:
+    """A coded diagnosis of interest (e.g. SJS, TEN, DRESS) used as history or contraindication."""
+
+    resource: str
+    kind: str  # toxhooks concept id, e.g. "sjs", "ten", "dress", "drug-eruption", "aki"
+    display: str
+    onset: datetime | None = None
+    codes: tuple[tuple[str, str], ...] = ()  # (system, code)
+    active: bool = True
+    suspect_drugs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class PatientFacts:
+    """Everything terminology learnt about one patient, ready for the rule engine."""
+
+    ctcae_version: str
+    timelines: Mapping[str, TermTimeline] = field(default_factory=dict)  # by CTCAE term name
+    labs: Mapping[str, tuple[LabResult, ...]] = field(default_factory=dict)  # by analyte, oldest first
+    conditions: tuple[HistoryCondition, ...] = ()
+    medications: tuple[MedicationOrder, ...] = ()  # orders on record (not the drafts)
+    exclusions: tuple[Exclusion, ...] = ()
+
+    def timeline(self, term: str) -> TermTimeline | None:
+        """The timeline of a CTCAE term, if any event of it was seen."""
+        return self.timelines.get(term)
+
+    def latest_lab(self, analyte: str) -> LabResult | None:
+        """The most recent usable value of an analyte."""
+        series = self.labs.get(analyte)
+        return series[-1] if series else None
