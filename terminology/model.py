@@ -177,6 +177,9 @@ class DrugIdentity:
     ndc: tuple[str, ...] = ()
     local_codes: tuple[tuple[str, str], ...] = ()  # (system, code)
     classes: tuple[str, ...] = ()  # e.g. ("alk-inhibitor",), ("immune-checkpoint-inhibitor",)
+    # "therapy": a drug with its own knowledge file (its start date anchors baselines);
+    # "co-medication": recognised only to inform rules (FOLFIRI parts, checkpoint inhibitors...).
+    role: Literal["therapy", "co-medication"] = "therapy"
 
 
 @dataclass(frozen=True, slots=True)
