@@ -1,30 +1,135 @@
-"""Load and validate knowledge files into a KnowledgeBase (STUB: empty knowledge)."""
+"""Load and validate knowledge files into a KnowledgeBase, once, at start-up."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from cards.conditions import Condition, ConditionError, analytes_of, compile_condition
+from cards.errors import KnowledgeError
+from cards.schema import KnowledgeFile, RuleSpec
 from terminology.model import DrugIdentity
 
-__all__ = ["KnowledgeBase", "load_knowledge"]
+__all__ = ["BUILTIN_DIR", "CompiledRule", "DrugKnowledge", "KnowledgeBase", "load_file", "load_knowledge"]
+
+BUILTIN_DIR = Path(__file__).parent / "knowledge"
+
+
+@dataclass(frozen=True)
+class CompiledRule:
+    """A rule with its condition compiled (done once at load, not per call)."""
+
+    spec: RuleSpec
+    condition: Condition
+
+
+@dataclass(frozen=True)
+class DrugKnowledge:
+    """One validated knowledge file."""
+
+    spec: KnowledgeFile
+    rules: tuple[CompiledRule, ...]
+    path: Path
+
+    @property
+    def drug(self) -> str:
+        """Knowledge id of the drug or regimen."""
+        return self.spec.drug
 
 
 @dataclass(frozen=True)
 class KnowledgeBase:
-    """All drug knowledge, validated. The service relies on the members defined here."""
+    """All drug knowledge, validated. The service relies on `version`, `drug_identities`, `analytes`."""
 
     version: str = "0"
+    drugs: Mapping[str, DrugKnowledge] = field(default_factory=dict)
+    class_map: Mapping[str, frozenset[str]] = field(default_factory=dict)  # drug id -> classes + id
 
     def drug_identities(self) -> tuple[DrugIdentity, ...]:
         """How terminology recognises every drug the knowledge names (incl. co-medications)."""
-        return ()
+        seen: dict[str, DrugIdentity] = {}
+        for item in self.drugs.values():
+            ident = item.spec.identity
+            seen[item.drug] = DrugIdentity(
+                drug=item.drug,
+                names=ident.names,
+                rxnorm=ident.rxnorm if ident.verified else (),
+                ndc=ident.ndc,
+                local_codes=ident.local_codes,
+                classes=ident.classes,
+                role="therapy",
+            )
+        for item in self.drugs.values():
+            for co in item.spec.co_medications:
+                if co.drug in seen:
+                    continue
+                seen[co.drug] = DrugIdentity(
+                    drug=co.drug,
+                    names=co.names,
+                    rxnorm=co.rxnorm if co.verified else (),
+                    ndc=co.ndc,
+                    local_codes=co.local_codes,
+                    classes=co.classes,
+                    role="co-medication",
+                )
+        return tuple(seen[k] for k in sorted(seen))
 
     def analytes(self) -> frozenset[str]:
         """Lab analytes any rule reads (to build prefetch queries)."""
-        return frozenset()
+        found: set[str] = set()
+        for item in self.drugs.values():
+            for rule in item.spec.rules:
+                found |= analytes_of(rule.when)
+        return frozenset(found)
+
+    def classes(self) -> dict[str, frozenset[str]]:
+        """Drug id -> its classes plus the id itself (for co-medication conditions)."""
+        return {i.drug: frozenset((i.drug, *i.classes)) for i in self.drug_identities()}
+
+
+def _where(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(part) for part in loc) or "(file)"
+
+
+def load_file(path: Path) -> DrugKnowledge:
+    """Read, validate and compile one knowledge file; KnowledgeError names the file and the field."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise KnowledgeError(f"{path}: cannot read ({exc.strerror})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise KnowledgeError(f"{path}: not valid TOML ({exc})") from None
+    try:
+        spec = KnowledgeFile.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+        raise KnowledgeError(f"{path}: {_where(first['loc'])}: {first['msg']}{more}") from None
+    rules = []
+    for index, rule in enumerate(spec.rules):
+        try:
+            rules.append(CompiledRule(rule, compile_condition(rule.when, f"rules.{index}.when")))
+        except ConditionError as exc:
+            raise KnowledgeError(f"{path}: {exc} (rule {rule.id})") from None
+    return DrugKnowledge(spec=spec, rules=tuple(rules), path=path)
 
 
 def load_knowledge(extra_dir: Path | None = None) -> KnowledgeBase:
-    """Built-in knowledge plus a site directory that adds or overrides files."""
-    return KnowledgeBase()
+    """Built-in knowledge plus a site directory whose files add drugs or replace them by drug id."""
+    drugs: dict[str, DrugKnowledge] = {}
+    for path in sorted(BUILTIN_DIR.glob("*.toml")):
+        item = load_file(path)
+        drugs[item.drug] = item
+    if extra_dir is not None:
+        if not extra_dir.is_dir():
+            raise KnowledgeError(f"{extra_dir}: knowledge directory does not exist")
+        for path in sorted(extra_dir.glob("*.toml")):
+            item = load_file(path)
+            drugs[item.drug] = item
+    version = "; ".join(f"{d} {drugs[d].spec.version}" for d in sorted(drugs)) or "0"
+    base = KnowledgeBase(version=version, drugs=drugs)
+    return KnowledgeBase(version=version, drugs=drugs, class_map=base.classes())

@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
+    graceful_shutdown_s: float = 20.0  # finish in-flight calls after SIGTERM; < pod grace period
     dev: bool = False  # no JWT required; binds to 127.0.0.1 only
     public_base_url: str | None = None  # base URL as the EHR sees it (JWT aud behind a proxy)
 
@@ -47,6 +48,7 @@ class Settings(BaseSettings):
     fhir_max_concurrency: int = 4
     fhir_max_pages: int = 5
     observation_window_days: int = 365  # prefetch date window for lab Observations
+    dedupe_ttl_s: int = 3600  # order-sign does not repeat an order-select card for this long
 
     # Clinical content
     ctcae_version: Literal["5.0", "6.0"] = "5.0"
@@ -54,8 +56,10 @@ class Settings(BaseSettings):
 
     # Security and limits
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
-    jwt_leeway_s: int = 60
-    jwks_refresh_interval_s: int = 300
+    jwt_leeway_s: int = 60  # clock skew allowed on exp / nbf / iat
+    jwt_max_lifetime_s: int = 3600  # longer-lived tokens are refused (bounds the replay cache)
+    jwks_refresh_interval_s: int = 60  # at most one JWKS fetch per URL per interval
+    jwks_cache_ttl_s: int = 3600  # re-fetch a JWKS this old even when every kid is known
     max_token_bytes: int = 16_384
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 5_000_000

@@ -1,14 +1,92 @@
-"""Build PatientFacts from a patient's FHIR resources (STUB: returns no facts yet)."""
+"""Build PatientFacts from a patient's FHIR resources: graded labs, recorded events, history and orders."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
-from terminology.model import DrugIdentity, PatientFacts
+from terminology.ctcae import get_table
+from terminology.drugs import match_drug
+from terminology.fhir import as_map, as_str, codings, reference_of
+from terminology.grading import grade_lab
+from terminology.labs import read_lab
+from terminology.model import (
+    DrugIdentity,
+    Exclusion,
+    GradedEvent,
+    HistoryCondition,
+    LabResult,
+    MedicationOrder,
+    PatientFacts,
+)
+from terminology.orders import medication_concepts, read_order
+from terminology.recorded import read_adverse_event, read_condition, read_recorded_observation
+from terminology.thresholds import rules_for_analyte
+from terminology.timeline import build_timelines
 
-__all__ = ["build_facts"]
+__all__ = ["build_facts", "therapy_start_of"]
+
+_INACTIVE_ORDERS = {"entered-in-error", "cancelled", "draft"}
+_EARLIEST = datetime.min.replace(tzinfo=UTC)
+
+
+def therapy_start_of(orders: Iterable[MedicationOrder], drugs: Sequence[DrugIdentity]) -> datetime | None:
+    """Earliest start (else authoredOn) of a recognised order of a drug with role "therapy"."""
+    therapy = {d.drug for d in drugs if d.role == "therapy"}
+    starts = [
+        order.start or order.authored_on
+        for order in orders
+        if order.drug and order.drug.drug in therapy and order.status not in _INACTIVE_ORDERS
+    ]
+    return min((s for s in starts if s is not None), default=None)
+
+
+def _with_baselines(
+    series: list[LabResult], start: datetime | None, explicit: float | None
+) -> list[LabResult]:
+    """Attach the baseline (explicit, else the last value before `start`) to values from `start` on."""
+    baseline = explicit
+    if baseline is None and start is not None:
+        before = [lab for lab in series if lab.effective is not None and lab.effective < start]
+        baseline = before[-1].value if before else None
+    if baseline is None:
+        return series
+    return [
+        replace(lab, baseline=baseline)
+        if start is None or (lab.effective is not None and lab.effective >= start)
+        else lab
+        for lab in series
+    ]
+
+
+class _DrugResolver:
+    """Resolves suspectEntity references to drug ids using orders and Medications on record."""
+
+    def __init__(
+        self,
+        drugs: Sequence[DrugIdentity],
+        orders: Mapping[str, MedicationOrder],
+        medications: Mapping[str, Mapping[str, Any]],
+    ) -> None:
+        self.drugs, self.orders, self.medications = drugs, orders, medications
+
+    def __call__(self, reference: Mapping[str, Any]) -> str | None:
+        target = as_str(reference.get("reference")) or ""
+        order = self.orders.get(target)
+        if order is not None:
+            return order.drug.drug if order.drug else None
+        texts = [t for t in (as_str(reference.get("display")),) if t]
+        medication = self.medications.get(target)
+        if medication is not None:
+            concepts, names = medication_concepts(
+                {"medicationReference": {"reference": target}}, self.medications
+            )
+            match = match_drug([c for cc in concepts for c in codings(cc)], names + texts, self.drugs)
+        else:
+            match = match_drug([], texts, self.drugs)
+        return match.drug if match else None
 
 
 def build_facts(
@@ -18,12 +96,92 @@ def build_facts(
     drugs: Sequence[DrugIdentity] = (),
     medications: Mapping[str, Mapping[str, Any]] | None = None,
     therapy_start: datetime | None = None,
+    baselines: Mapping[str, float] | None = None,
 ) -> PatientFacts:
     """Grade Observations, read AdverseEvents/Conditions and orders on record into PatientFacts.
 
     `resources` is every FHIR resource of the patient that the service gathered (prefetch and
     fetched, de-duplicated, drafts excluded); unknown types are ignored. `medications` maps
     "Medication/<id>" to Medication resources for MedicationRequest.medicationReference.
-    `therapy_start` overrides the start used to pick baselines.
+    `therapy_start` overrides the start used to pick baselines; `baselines` gives explicit
+    baselines by analyte id in the analyte's canonical unit.
     """
-    return PatientFacts(ctcae_version=ctcae_version)
+    get_table(ctcae_version)  # fail fast on an unsupported version
+    meds: dict[str, Mapping[str, Any]] = dict(medications or {})
+    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    seen: set[str] = set()
+    for raw in resources:
+        resource = as_map(raw)
+        kind = as_str(resource.get("resourceType"))
+        if kind is None:
+            continue
+        ref = reference_of(resource)
+        if resource.get("id") is not None:
+            if ref in seen:
+                continue
+            seen.add(ref)
+        if kind == "Medication":
+            meds.setdefault(ref, resource)
+        by_type.setdefault(kind, []).append(resource)
+
+    orders = tuple(
+        read_order(r, drugs=drugs, medications=meds) for r in by_type.get("MedicationRequest", ())
+    )
+    start = therapy_start or therapy_start_of(orders, drugs)
+
+    events: list[GradedEvent] = []
+    exclusions: list[Exclusion] = []
+    series: dict[str, list[LabResult]] = {}
+    for resource in by_type.get("Observation", ()):
+        readings = read_lab(resource)
+        if not readings:
+            recorded = read_recorded_observation(resource, ctcae_version)
+            if isinstance(recorded, GradedEvent):
+                events.append(recorded)
+            elif recorded is not None:
+                exclusions.append(recorded)
+            continue
+        for reading in readings:
+            if isinstance(reading, LabResult):
+                series.setdefault(reading.analyte, []).append(reading)
+            else:
+                exclusions.append(reading)
+
+    labs: dict[str, tuple[LabResult, ...]] = {}
+    for analyte, items in sorted(series.items()):
+        items.sort(key=lambda lab: lab.effective or _EARLIEST)
+        explicit = (baselines or {}).get(analyte)
+        graded = _with_baselines(items, start, explicit)
+        labs[analyte] = tuple(graded)
+        rules = rules_for_analyte(ctcae_version, analyte)
+        for lab in graded:
+            for rule in rules:
+                outcome = grade_lab(lab, rule, ctcae_version)
+                (events if isinstance(outcome, GradedEvent) else exclusions).append(outcome)  # type: ignore[arg-type]
+
+    resolver = _DrugResolver(drugs, {o.reference: o for o in orders}, meds)
+    for resource in by_type.get("AdverseEvent", ()):
+        outcome = read_adverse_event(resource, ctcae_version, resolver)
+        if isinstance(outcome, GradedEvent):
+            events.append(outcome)
+        elif outcome is not None:
+            exclusions.append(outcome)
+
+    conditions: list[HistoryCondition] = []
+    for resource in by_type.get("Condition", ()):
+        history, event, excluded = read_condition(resource, ctcae_version)
+        if history:
+            conditions.append(history)
+        if event:
+            events.append(event)
+        if excluded:
+            exclusions.append(excluded)
+
+    return PatientFacts(
+        ctcae_version=ctcae_version,
+        timelines=build_timelines(events),
+        labs=labs,
+        conditions=tuple(conditions),
+        medications=orders,
+        exclusions=tuple(exclusions),
+    )

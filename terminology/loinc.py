@@ -1,12 +1,18 @@
-"""LOINC code <-> analyte map (STUB: empty)."""
+"""LOINC code <-> analyte map (from the sourced package data in analytes.toml)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["loinc_codes"]
+from terminology.analytes import analyte_for_loinc, get_analytes
+
+__all__ = ["LOINC_SYSTEM", "analyte_for_loinc", "loinc_codes"]
+
+LOINC_SYSTEM = "http://loinc.org"
 
 
 def loinc_codes(analytes: Iterable[str] | None = None) -> list[str]:
-    """LOINC codes of the given analytes (all known analytes when None), sorted."""
-    return []
+    """LOINC codes of the given analytes (all known analytes when None), sorted; unknown ids are ignored."""
+    table = get_analytes()
+    wanted = table.keys() if analytes is None else [a for a in analytes if a in table]
+    return sorted({entry.code for a in wanted for entry in table[a].loinc})

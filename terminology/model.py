@@ -99,6 +99,10 @@ class LabResult:
     lln: float | None = None
     range_is_default: bool = False
     baseline: float | None = None
+    received_value: float | None = None  # the number as received (before conversion)
+    received_unit: str | None = None  # the received unit, normalised to UCUM
+    comparator: str | None = None  # "<", "<=", ">=", ">" when the value is a bound
+    default_bounds: tuple[str, ...] = ()  # "LLN"/"ULN" taken from toxhooks' default range
 
     @property
     def x_uln(self) -> float | None:

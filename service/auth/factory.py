@@ -1,10 +1,15 @@
-"""Choose the authenticator for the settings (STUB: dev mode only until JWT verification lands)."""
+"""Choose the authenticator for the settings: open in dev mode, JWT verification otherwise."""
 
 from __future__ import annotations
 
 import httpx
 
 from service.auth import Authenticator, DevAuthenticator
+from service.auth.claims import TimeWindow
+from service.auth.jwks import JwksCache
+from service.auth.policy import build_policies
+from service.auth.replay import MemoryReplayCache, RedisReplayCache, ReplayCache
+from service.auth.verifier import JwtAuthenticator
 from service.errors import ConfigurationError
 from service.settings import Settings
 
@@ -12,7 +17,45 @@ __all__ = ["build_authenticator"]
 
 
 def build_authenticator(settings: Settings, client: httpx.AsyncClient) -> Authenticator:
-    """DevAuthenticator in dev mode; JWT verification against the trusted issuers otherwise."""
+    """DevAuthenticator in dev mode; JWT verification against the trusted issuers otherwise.
+
+    `client` fetches the issuers' JWKS. Raises ConfigurationError when the issuers are unsafe or
+    missing, so a misconfigured service stops at start-up instead of refusing every call.
+    """
     if settings.dev:
         return DevAuthenticator()
-    raise ConfigurationError("JWT verification is not available yet; run with --dev")
+    if not settings.trusted_issuers:
+        raise ConfigurationError(
+            "no trusted issuers: set TOXHOOKS_TRUSTED_ISSUERS (see docs/security.md) or run with --dev"
+        )
+    for name, value in (
+        ("jwt_leeway_s", settings.jwt_leeway_s),
+        ("jwt_max_lifetime_s", settings.jwt_max_lifetime_s),
+        ("max_token_bytes", settings.max_token_bytes),
+        ("jwks_cache_ttl_s", settings.jwks_cache_ttl_s),
+    ):
+        if value < 0 or (value == 0 and name != "jwt_leeway_s"):
+            raise ConfigurationError(f"{name} must be positive, got {value}")
+    if settings.jwks_refresh_interval_s < 1:
+        # Zero would let tokens with made-up kids trigger a JWKS fetch each.
+        raise ConfigurationError("jwks_refresh_interval_s must be at least 1 second")
+    if settings.workers > 1 and settings.redis_url is None:
+        # Each process would keep its own replay cache and accept a token once per worker.
+        raise ConfigurationError("more than one worker needs TOXHOOKS_REDIS_URL for the JWT replay cache")
+    policies = build_policies(settings.trusted_issuers)
+    replay: ReplayCache
+    if settings.redis_url is not None:
+        replay = RedisReplayCache.from_url(settings.redis_url.get_secret_value())
+    else:
+        replay = MemoryReplayCache()
+    return JwtAuthenticator(
+        policies,
+        jwks=JwksCache(
+            client,
+            min_interval_s=settings.jwks_refresh_interval_s,
+            max_age_s=settings.jwks_cache_ttl_s,
+        ),
+        replay=replay,
+        window=TimeWindow(leeway_s=settings.jwt_leeway_s, max_lifetime_s=settings.jwt_max_lifetime_s),
+        max_token_bytes=settings.max_token_bytes,
+    )

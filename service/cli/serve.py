@@ -1,7 +1,86 @@
-"""`toxhooks` sub-commands: serve (not yet written)."""
+"""`toxhooks serve`: start the HTTP service (uvicorn)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from typing import Annotated
 
 import typer
+import uvicorn
+
+from service.app import create_app
+from service.errors import ConfigurationError
+from service.settings import Settings
+from service.storage.database import create_engine, ensure_schema, is_sqlite
+
+__all__ = ["register"]
+
+_LOOPBACK = "127.0.0.1"
+
+
+async def _check_schema(settings: Settings) -> None:
+    engine = create_engine(settings.database_url)
+    try:
+        await ensure_schema(engine, auto_upgrade=is_sqlite(settings.database_url))
+    finally:
+        await engine.dispose()
+
+
+def serve(
+    host: Annotated[str | None, typer.Option(help="Bind address (default TOXHOOKS_HOST, 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default TOXHOOKS_PORT, 8080).")] = None,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Development mode: 127.0.0.1 only, calls accepted without a JWT.")
+    ] = False,
+) -> None:
+    """Start the CDS Hooks service.
+
+    Without --dev at least one trusted issuer (TOXHOOKS_TRUSTED_ISSUERS) must be configured, or
+    the service refuses to start. The embedded SQLite database is created and upgraded at start;
+    a PostgreSQL database must be upgraded first with `toxhooks db upgrade`.
+    """
+    overrides: dict[str, object] = {}
+    if host is not None:
+        overrides["host"] = host
+    if port is not None:
+        overrides["port"] = port
+    if dev:
+        if host not in (None, _LOOPBACK, "localhost"):
+            typer.secho("toxhooks: --dev binds to 127.0.0.1 only; --host is not allowed with it", err=True)
+            raise typer.Exit(2)
+        overrides.update(dev=True, host=_LOOPBACK)
+    settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic-settings
+    if settings.dev:
+        typer.secho(
+            "WARNING: DEVELOPMENT MODE. Calls are accepted WITHOUT authentication (no JWT checked).\n"
+            "WARNING: bound to 127.0.0.1 only. Never use --dev with real patient data.",
+            fg=typer.colors.RED,
+            bold=True,
+            err=True,
+        )
+        settings = settings.model_copy(update={"host": _LOOPBACK})
+    try:
+        app = create_app(settings)
+        asyncio.run(_check_schema(settings))
+    except ConfigurationError as exc:
+        typer.secho(f"toxhooks: refusing to start: {exc}", fg=typer.colors.RED, err=True)
+        raise typer.Exit(2) from None
+    if settings.workers > 1:
+        # Workers build their own app from the environment; carry the command-line choices there.
+        os.environ["TOXHOOKS_DEV"] = "true" if settings.dev else "false"
+        uvicorn.run(
+            "service.main:app_from_env",
+            factory=True,
+            host=settings.host,
+            port=settings.port,
+            workers=settings.workers,
+            log_config=None,
+        )
+        return
+    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
 
 
 def register(app: typer.Typer) -> None:
-    """Add this module's commands to the CLI."""
+    """Add `serve` to the CLI."""
+    app.command("serve")(serve)

@@ -1,0 +1,1 @@
+"""Performance measurement of toxhooks against the floor of its own web stack (FastAPI + uvicorn)."""

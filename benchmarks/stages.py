@@ -1,0 +1,217 @@
+"""In-process cost of each pipeline stage (parse, terminology, engine, cards, serialisation) and a profile."""
+
+from __future__ import annotations
+
+import cProfile
+import io
+import pstats
+import statistics
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import orjson
+
+if TYPE_CHECKING:
+    from cards.loader import KnowledgeBase
+
+__all__ = ["StageTimings", "profile_request", "time_stages"]
+
+STAGES = ("parse", "protocol", "terminology", "engine", "cards", "serialisation")
+
+
+@dataclass
+class StageTimings:
+    """Milliseconds per stage (minimum of the repetitions) and of the whole in-process path."""
+
+    request: str
+    repetitions: int
+    stages_ms: dict[str, float]
+    whole_ms: float | None  # median of parse + protocol + service.pipeline.run_pipeline + dump
+    cards: int
+    errors: dict[str, str]
+    whole_min_ms: float | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """Plain dict for the results file; `other_ms` is whole-path time the stages do not account for."""
+        staged = sum(self.stages_ms.values())
+        other = None if self.whole_min_ms is None else self.whole_min_ms - staged
+        return {
+            "request": self.request,
+            "repetitions": self.repetitions,
+            "stages_ms": self.stages_ms,
+            "whole_ms": self.whole_ms,
+            "whole_min_ms": self.whole_min_ms,
+            "other_ms": other,
+            "cards": self.cards,
+            "errors": self.errors,
+        }
+
+
+def _samples_ms(fn: Callable[[], object], repetitions: int) -> list[float]:
+    """Wall time of `fn` in ms, `repetitions` times."""
+    samples = []
+    for _ in range(repetitions):
+        start = time.perf_counter()
+        fn()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def _median_ms(fn: Callable[[], object], repetitions: int) -> float:
+    """Median wall time of `fn` in ms over `repetitions` runs."""
+    return statistics.median(_samples_ms(fn, repetitions))
+
+
+def _drafts(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """Draft orders of the context."""
+    bundle = (body.get("context") or {}).get("draftOrders") or {}
+    return [e["resource"] for e in bundle.get("entry", []) if isinstance(e, dict) and "resource" in e]
+
+
+class _Pipeline:
+    """The hook route's steps, called directly with the state the app holds (settings, catalog, knowledge)."""
+
+    def __init__(self, body: Mapping[str, Any]) -> None:
+        from cards.loader import load_knowledge
+        from service.catalog import load_catalog
+        from service.settings import Settings
+
+        self.settings = Settings()
+        self.knowledge: KnowledgeBase = load_knowledge(self.settings.knowledge_dir)
+        self.catalog = load_catalog()
+        self.body = body
+        self.raw = orjson.dumps(body)
+        self.now = datetime.now(UTC)
+        self.state: dict[str, Any] = {}
+
+    def parse(self) -> None:
+        """service.body.parse_json with the default limits (orjson plus the shape walk)."""
+        from service.body import parse_json
+
+        s = self.settings
+        self.state["json"] = parse_json(
+            self.raw, max_bytes=s.max_body_bytes, max_depth=s.max_json_depth, max_resources=s.max_resources
+        )
+
+    def protocol(self) -> None:
+        """Envelope validation, prefetch assessment and collection (no FHIR fetch is needed)."""
+        from service.offline import service_for
+        from service.pipeline import check_required, collect, prefetch_queries
+        from service.prefetch import assess_prefetch
+        from service.protocol import parse_call
+
+        service = service_for(self.state["json"], self.catalog)
+        call = parse_call(self.state["json"], service)
+        window = self.settings.observation_window_days
+        templates = prefetch_queries(service, self.knowledge, window_days=window, now=self.now)
+        gathered = collect(assess_prefetch(templates, call.prefetch, call.context, call.user_id))
+        check_required(call, gathered)
+        self.state["call"], self.state["gathered"] = call, gathered
+
+    def terminology(self) -> None:
+        """build_facts over the prefetch resources and read_order of each draft."""
+        from terminology.facts import build_facts
+        from terminology.orders import read_order
+
+        drugs = self.knowledge.drug_identities()
+        resources = [r for r in self.state["gathered"].resources if r.get("resourceType") != "Medication"]
+        self.state["facts"] = build_facts(resources, ctcae_version=self.settings.ctcae_version, drugs=drugs)
+        self.state["orders"] = tuple(read_order(d, drugs=drugs, is_draft=True) for d in _drafts(self.body))
+
+    def engine(self) -> None:
+        """cards.engine.evaluate."""
+        from cards.engine import evaluate
+        from cards.model import EvaluationRequest
+
+        request = EvaluationRequest(
+            hook=self.body["hook"],
+            patient_id=str(self.body["context"]["patientId"]),
+            facts=self.state["facts"],
+            now=self.now,
+            draft_orders=self.state["orders"],
+        )
+        self.state["result"] = evaluate(request, self.knowledge)
+
+    def cards(self) -> None:
+        """uuids assigned and each card dumped to JSON-ready dicts (as service.pipeline does)."""
+        self.state["cards"] = [
+            rc.card.model_copy(update={"uuid": f"00000000-0000-4000-8000-{i:012d}"}).model_dump(
+                exclude_none=True, mode="json"
+            )
+            for i, rc in enumerate(self.state["result"].cards)
+        ]
+
+    def serialisation(self) -> None:
+        """orjson.dumps of the response."""
+        orjson.dumps({"cards": self.state["cards"]})
+
+    def whole(self) -> None:
+        """The route end to end minus the web stack: parse, protocol, service.pipeline.run_pipeline, dump."""
+        from service.pipeline import run_pipeline
+
+        self.parse()
+        self.protocol()
+        outcome = run_pipeline(
+            self.state["call"],
+            self.state["gathered"],
+            knowledge=self.knowledge,
+            ctcae_version=self.settings.ctcae_version,
+            now=self.now,
+            id_factory=lambda: "00000000-0000-4000-8000-000000000000",
+        )
+        self.state["response"] = outcome.response
+        orjson.dumps(outcome.response)
+
+
+def time_stages(name: str, body: Mapping[str, Any], *, budget_s: float = 2.0) -> StageTimings:
+    """Time each stage on `body`, repeating to fill `budget_s`; a failing stage is reported, not fatal."""
+    pipeline = _Pipeline(body)
+    steps: dict[str, Callable[[], object]] = {stage: getattr(pipeline, stage) for stage in STAGES}
+    errors: dict[str, str] = {}
+    # One untimed pass warms caches and tells how many repetitions fit in the budget.
+    start = time.perf_counter()
+    for stage, fn in steps.items():
+        try:
+            fn()
+        except Exception as exc:  # a stage not written yet must not stop the benchmark
+            errors[stage] = f"{type(exc).__name__}: {exc}"
+            break
+    once = max(time.perf_counter() - start, 1e-4)
+    repetitions = max(3, min(500, int(budget_s / 2 / once)))
+    # Minimum of the repetitions: the cost with the least interference from other processes on a
+    # shared machine (the median is kept in the whole-path figures).
+    timings: dict[str, float] = {}
+    for stage, fn in steps.items():
+        if stage in errors:
+            break
+        timings[stage] = min(_samples_ms(fn, repetitions))
+    whole: float | None = None
+    whole_min: float | None = None
+    try:
+        pipeline.whole()
+        samples = _samples_ms(pipeline.whole, repetitions)
+        whole, whole_min = statistics.median(samples), min(samples)
+    except Exception as exc:
+        errors["whole"] = f"{type(exc).__name__}: {exc}"
+    cards = len(pipeline.state.get("response", {}).get("cards", pipeline.state.get("cards", ())))
+    return StageTimings(name, repetitions, timings, whole, cards, errors, whole_min)
+
+
+def profile_request(body: Mapping[str, Any], *, repetitions: int = 20, top: int = 25) -> list[str]:
+    """cProfile of the whole in-process path: the top functions by own time, then by cumulative time."""
+    pipeline = _Pipeline(body)
+    pipeline.whole()
+    profiler = cProfile.Profile()
+    profiler.enable()
+    for _ in range(repetitions):
+        pipeline.whole()
+    profiler.disable()
+    out = io.StringIO()
+    stats = pstats.Stats(profiler, stream=out)
+    stats.sort_stats("tottime").print_stats(top)
+    out.write("\n")
+    stats.sort_stats("cumulative").print_stats(top)
+    return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]

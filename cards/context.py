@@ -1,0 +1,64 @@
+"""What one rule evaluation sees: the request, the drug under consideration and lookups built once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from cards.model import EvaluationRequest
+from terminology.model import GradedEvent, MedicationOrder
+
+__all__ = ["Context", "Outcome", "Row", "Subject", "fmt_date"]
+
+
+def fmt_date(moment: datetime | None) -> str:
+    """A date for cards (ISO, day precision); '?' when unknown."""
+    return moment.date().isoformat() if moment else "?"
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One line of a card's evidence table."""
+
+    observation: str
+    value: str
+    multiple: str = ""
+    term: str = ""
+    grade: int | None = None
+    version: str = ""
+    date: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """Three-valued result of a condition: True, False or None (could not be decided)."""
+
+    value: bool | None
+    rows: tuple[Row, ...] = ()
+    missing: tuple[str, ...] = ()  # data that was not available
+    checks: tuple[str, ...] = ()  # qualifiers nobody recorded: what the clinician must check
+    grades: tuple[int, ...] = ()
+    terms: tuple[str, ...] = ()
+    anchor: datetime | None = None  # onset of the matched episode (for the pre-episode dose)
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The drug a rule is evaluated for and the order that carries it."""
+
+    drug: str
+    order: MedicationOrder | None  # the draft (order hooks) or the active order (patient-view)
+    therapy_start: datetime | None
+    new_start: bool  # no order of this drug on record before
+
+
+@dataclass(frozen=True)
+class Context:
+    """Inputs of one evaluation for one subject, with lookups computed once per request."""
+
+    request: EvaluationRequest
+    subject: Subject
+    classes: Mapping[str, frozenset[str]]  # drug id -> its classes, including the id itself
+    lab_max_age_days: int = 30
+    lab_events: Mapping[str, GradedEvent] = field(default_factory=dict)  # lab resource -> graded event

@@ -1,0 +1,56 @@
+"""Dose ladders: find the ordered level and the next lower one, or say there is none."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from cards.schema import DoseLadder, DoseLevel
+from terminology.model import Dose, MedicationOrder
+
+__all__ = ["Reduction", "describe", "reduce_from", "reference_order"]
+
+_TOLERANCE = 1e-6
+_WORDS = {1: "once daily", 2: "twice daily", 3: "three times daily"}
+
+
+def describe(amount: float, per_day: float, unit: str = "mg") -> str:
+    """'450 mg twice daily'."""
+    return f"{amount:g} {unit} {_WORDS.get(int(per_day), f'{per_day:g} times daily')}"
+
+
+@dataclass(frozen=True, slots=True)
+class Reduction:
+    """Result of stepping down the ladder from a reference dose."""
+
+    reference: str  # the dose reduced from, in words
+    target: DoseLevel | None  # None: already at (or below) the lowest level -> discontinue
+    unit: str
+
+
+def reduce_from(ladder: DoseLadder, dose: Dose) -> Reduction | None:
+    """Next level below `dose` (by daily dose); None when the dose could not be read."""
+    if not dose.understood or dose.daily is None:
+        return None
+    reference = describe(
+        dose.per_administration or dose.daily, dose.administrations_per_day or 1, ladder.unit
+    )
+    for level in ladder.levels:
+        if level.dose * level.per_day < dose.daily - _TOLERANCE:
+            return Reduction(reference=reference, target=level, unit=ladder.unit)
+    return Reduction(reference=reference, target=None, unit=ladder.unit)
+
+
+def reference_order(
+    orders: tuple[MedicationOrder, ...], drug: str, before: datetime | None
+) -> MedicationOrder | None:
+    """The order of `drug` on record that was current before an episode began (latest one before it)."""
+    dated = [
+        (when, o)
+        for o in orders
+        if o.drug and o.drug.drug == drug and o.dose.understood
+        if (when := o.start or o.authored_on) is not None
+    ]
+    if before is not None:
+        dated = [(when, o) for when, o in dated if when <= before] or dated
+    return max(dated, key=lambda pair: pair[0])[1] if dated else None

@@ -1,0 +1,276 @@
+"""Plans -> CDS cards: summary, indicator, Markdown detail with evidence, source and links."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+
+from cards.context import Row
+from cards.findings import Finding, Plan
+from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
+from cards.schedule import monitoring_dates
+from cards.suggestions import build_suggestions
+
+__all__ = ["OVERRIDE_REASONS", "RULE_SYSTEM", "render", "render_missing"]
+
+RULE_SYSTEM = "https://toxhooks.org/fhir/CodeSystem/rule"
+_OVERRIDE_SYSTEM = "https://toxhooks.org/fhir/CodeSystem/override-reason"
+OVERRIDE_REASONS: tuple[Coding, ...] = (
+    Coding(system=_OVERRIDE_SYSTEM, code="benefit-outweighs-risk", display="Benefit outweighs risk"),
+    Coding(system=_OVERRIDE_SYSTEM, code="already-managed", display="Already managed"),
+    Coding(system=_OVERRIDE_SYSTEM, code="data-out-of-date", display="Data out of date or wrong"),
+    Coding(system=_OVERRIDE_SYSTEM, code="not-applicable", display="Does not apply to this patient"),
+)
+
+_PHRASES = {
+    "contraindicated": "contraindicated",
+    "discontinue": "discontinue permanently",
+    "withhold": "withhold",
+    "resume-reduced": "resume at a reduced dose",
+    "resume-same": "resume at the same dose",
+    "desensitize": "rechallenge only by desensitization",
+    "switch-agent": "switch agent",
+    "dose-range": "check the dose",
+    "flag-dlt": "possible dose-limiting toxicity",
+    "supportive-care": "continue with supportive care",
+    "prophylaxis": "start prophylaxis",
+    "monitor": "schedule monitoring",
+    "continue": "continue and monitor",
+    "check": "check before deciding",
+    "data-missing": "data missing, rules not checked",
+}
+_RESUME = {
+    "same": "then resume at the same dose",
+    "reduced": "then resume at a reduced dose",
+    "same-or-reduced": "then resume at the same or a reduced dose",
+    "reduced-or-discontinue": "then resume at a reduced dose or discontinue permanently",
+}
+
+
+def _grade(plan: Plan) -> int | None:
+    lead = plan.lead
+    grades = lead.outcome.grades or tuple(g for f in plan.fired for g in f.outcome.grades)
+    return max(grades) if grades and lead.rule.spec.grade_in_summary else None
+
+
+def _indicator(plan: Plan, grade: int | None) -> str:
+    decision = plan.decision
+    if decision in ("contraindicated", "discontinue"):
+        return "critical"
+    if decision == "withhold":
+        return "critical" if grade is not None and grade >= 3 else "warning"
+    if decision in ("resume-reduced", "desensitize", "switch-agent", "dose-range", "flag-dlt", "check"):
+        return "warning"
+    return "info"
+
+
+def _summary(plan: Plan, grade: int | None) -> str:
+    lead = plan.lead
+    title = plan.knowledge.spec.title
+    event = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
+    phrase = _PHRASES[plan.decision]
+    if plan.decision == "check":
+        phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if confirmed)"
+    if lead.target is not None and lead.note:
+        level = lead.note.split(",")[0]
+        phrase = f"resume at {level}" if plan.decision == "resume-reduced" else f"{phrase}, then {level}"
+    elif lead.note and plan.decision == "discontinue":
+        phrase += f" ({lead.note})"
+    text = f"{title}: {event}: {phrase}"
+    return text if len(text) < 140 else text[:136].rstrip() + "..."
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def _table(rows: Sequence[Row]) -> list[str]:
+    if not rows:
+        return []
+    lines = [
+        "| Observation | Value | ULN/baseline multiple | CTCAE term | Grade | CTCAE version | Date |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for row in dict.fromkeys(rows):
+        grade = "" if row.grade is None else str(row.grade)
+        cells = (row.observation, row.value, row.multiple, row.term, grade, row.version, row.date)
+        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
+    return lines
+
+
+def _finding_line(finding: Finding) -> str:
+    spec = finding.rule.spec
+    text = f"- {spec.title}: **{_PHRASES.get(finding.decision, finding.decision)}**"
+    if spec.until:
+        text += f" until {spec.until}"
+    if spec.resume:
+        text += f", {_RESUME[spec.resume]}"
+    if finding.note:
+        text += f" ({finding.note})"
+    return text + f" (rule `{spec.id}`)"
+
+
+def _detail(plan: Plan, request: EvaluationRequest) -> str:
+    spec = plan.knowledge.spec
+    lead = plan.lead
+    lines = [f"**{spec.title}: {_PHRASES[plan.decision]}**", ""]
+    lines.append(_finding_line(lead))
+    if lead.rule.spec.advice:
+        lines.append(f"  {lead.rule.spec.advice}")
+    if not lead.rule.spec.verified or (
+        lead.decision in ("withhold", "resume-reduced") and lead.rule.spec.resume and not spec.dose_ladder
+    ):
+        lines.append("  Dose changes per the prescribing information: dose levels not confirmed here.")
+    lines.append("")
+    others = [f for f in plan.fired if f is not lead]
+    if others:
+        lines += ["Also found (listed as evidence):", *[_finding_line(f) for f in others]]
+        lines += [f"  {f.rule.spec.advice}" for f in others if f.rule.spec.advice]
+        lines.append("")
+    checks = [c for f in plan.pending for c in f.outcome.checks] + [
+        c for f in plan.fired for c in f.rule.spec.checks
+    ]
+    if plan.pending or checks:
+        lines.append("Check (not recorded, so no branch was picked):")
+        lines += [f"- {c}" for c in dict.fromkeys(checks)]
+        lines += [f"  - if confirmed: {_finding_line(f)[2:]}" for f in plan.pending]
+        lines.append("")
+    if plan.category == "monitor":
+        lines += _schedule(plan, request)
+    wanted = {item for f in plan.fired for item in f.rule.spec.suggest}
+    advice = [p for p in spec.prophylaxis if p.id in wanted]
+    if advice:
+        lines.append("Supportive care:")
+        lines += [f"- {p.display}: {p.instructions}" for p in advice]
+        lines.append("")
+    rows = [r for f in (*plan.fired, *plan.pending) for r in f.outcome.rows]
+    if rows:
+        lines += ["Evidence:", "", *_table(rows), ""]
+    protocols = [p for p in spec.desensitization if any(f.rule.spec.protocols for f in plan.fired)]
+    if protocols and plan.decision == "desensitize":
+        lines.append("Published desensitization protocols (alternatives):")
+        for p in protocols:
+            extra = "; ".join(x for x in (p.setting, p.adjuncts, p.outcome) if x)
+            flag = "" if p.verified else " (intermediate steps not confirmed: complete per the publication)"
+            lines.append(f"- {p.label}: {p.summary}{flag}" + (f" [{extra}]" if extra else ""))
+        lines.append("")
+    if plan.missing:
+        lines.append("Not checked, data missing:")
+        lines += [f"- {m}" for m in plan.missing]
+        lines.append("")
+    if request.unavailable:
+        lines.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
+        lines.append("")
+    refs = dict.fromkeys(f.rule.spec.source for f in (*plan.fired, *plan.pending))
+    lines.append("Sources:")
+    for ref_id in refs:
+        ref = spec.references[ref_id]
+        mark = "" if ref.verified else " (not confirmed)"
+        lines.append(f"- {ref.citation}{mark} <{ref.url}>")
+    lines.append(f"\nKnowledge: {spec.drug} {spec.version}.")
+    return "\n".join(lines).strip()
+
+
+def _schedule(plan: Plan, request: EvaluationRequest) -> list[str]:
+    start = plan.subject.therapy_start or request.now
+    lines = [f"Schedule from the therapy start ({start.date().isoformat()}), dates from today on:"]
+    for item in plan.knowledge.spec.monitoring:
+        dates = monitoring_dates(item, start.date(), request.now.date())
+        shown = ", ".join(d.isoformat() for d in dates) or "none left in the schedule"
+        note = f" ({item.note})" if item.note else ""
+        lines.append(f"- {item.display}: {shown}{note}")
+    return [*lines, ""]
+
+
+def _dedupe_key(plan: Plan, rule_ids: tuple[str, ...]) -> str:
+    order = plan.subject.order
+    content: object = None
+    if order is not None:
+        resource = order.resource
+        content = {
+            "medication": resource.get("medicationCodeableConcept") or resource.get("medicationReference"),
+            "dosage": resource.get("dosageInstruction"),
+            "status": None if order.is_draft else order.status,
+        }
+    payload = json.dumps(
+        [plan.subject.drug, plan.decision, sorted(rule_ids), content], sort_keys=True, default=str
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
+    """One card for one plan."""
+    lead = plan.lead
+    grade = _grade(plan)
+    suggestions = build_suggestions(plan, request)
+    rule_ids = tuple(dict.fromkeys(f.rule.spec.id for f in (*plan.fired, *plan.pending)))
+    ref = plan.knowledge.spec.references[lead.rule.spec.source]
+    links = None
+    if request.links.smart_launch_url:
+        context = json.dumps(
+            {"patient": request.patient_id, "drug": plan.subject.drug, "rule": lead.rule.spec.id}
+        )
+        links = (
+            Link(
+                label="Toxicity timeline",
+                url=request.links.smart_launch_url,
+                type="smart",
+                appContext=context,
+            ),
+        )
+    behaviour = None
+    if suggestions:
+        # Protocols and alternative agents exclude each other; supportive orders combine.
+        exclusive = plan.decision in ("desensitize", "contraindicated", "switch-agent")
+        behaviour = "at-most-one" if exclusive and plan.category == "management" else "any"
+    card = Card(
+        summary=_summary(plan, grade),
+        detail=_detail(plan, request),
+        indicator=_indicator(plan, grade),
+        source=Source(
+            label=ref.label,
+            url=ref.url,
+            topic=Coding(system=RULE_SYSTEM, code=lead.rule.spec.id, display=lead.rule.spec.title[:100]),
+        ),
+        suggestions=suggestions or None,
+        selectionBehavior=behaviour,
+        overrideReasons=OVERRIDE_REASONS,
+        links=links,
+    )
+    return RenderedCard(
+        card=card,
+        drug=plan.subject.drug,
+        decision=plan.decision,
+        rule_ids=rule_ids,
+        dedupe_key=_dedupe_key(plan, rule_ids),
+    )
+
+
+def render_missing(plan: Plan, request: EvaluationRequest) -> RenderedCard:
+    """An info card naming the data that was missing, so rules could not be checked."""
+    spec = plan.knowledge.spec
+    names = sorted({m.split(" (")[0] for m in plan.missing})
+    summary = f"{spec.title}: rules not checked, missing {', '.join(names)}"
+    lines = [f"**{spec.title}: data missing, these checks were not run**", ""]
+    lines += [f"- {m}" for m in plan.missing]
+    if request.unavailable:
+        lines += ["", f"Could not be obtained: {', '.join(request.unavailable)}."]
+    lines += ["", f"Knowledge: {spec.drug} {spec.version}."]
+    ref = next(iter(spec.references.values()))
+    card = Card(
+        summary=summary if len(summary) < 140 else summary[:136] + "...",
+        detail="\n".join(lines),
+        indicator="info",
+        source=Source(
+            label=ref.label, url=ref.url, topic=Coding(system=RULE_SYSTEM, code=f"{spec.drug}.data-missing")
+        ),
+        overrideReasons=OVERRIDE_REASONS,
+    )
+    rule_ids = (f"{spec.drug}.data-missing",)
+    key = hashlib.sha256(
+        json.dumps([plan.subject.drug, "data-missing", sorted(plan.missing)]).encode()
+    ).hexdigest()[:32]
+    return RenderedCard(
+        card=card, drug=plan.subject.drug, decision="data-missing", rule_ids=rule_ids, dedupe_key=key
+    )

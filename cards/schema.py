@@ -1,0 +1,244 @@
+"""Typed shape of a knowledge file (one drug or regimen), validated with pydantic."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+__all__ = [
+    "ALL_HOOKS",
+    "DECISIONS",
+    "ChangeEntry",
+    "CoMedication",
+    "DesensitizationProtocol",
+    "DesensitizationStep",
+    "DoseLadder",
+    "DoseLevel",
+    "Identity",
+    "KnowledgeFile",
+    "MonitoringItem",
+    "ProphylaxisItem",
+    "Reference",
+    "RuleSpec",
+]
+
+HookName = Literal["order-select", "order-sign", "patient-view"]
+ALL_HOOKS: tuple[HookName, ...] = ("order-select", "order-sign", "patient-view")
+
+# Decisions a rule may take; the order of this tuple is the severity order (most severe first).
+DECISIONS: tuple[str, ...] = (
+    "contraindicated",
+    "discontinue",
+    "withhold",
+    "resume-reduced",
+    "desensitize",
+    "switch-agent",
+    "dose-range",
+    "resume-same",
+    "flag-dlt",
+    "supportive-care",
+    "prophylaxis",
+    "monitor",
+    "continue",
+)
+
+Decision = Literal[
+    "contraindicated",
+    "discontinue",
+    "withhold",
+    "resume-reduced",
+    "desensitize",
+    "switch-agent",
+    "dose-range",
+    "resume-same",
+    "flag-dlt",
+    "supportive-care",
+    "prophylaxis",
+    "monitor",
+    "continue",
+]
+
+
+class _Strict(BaseModel):
+    """Unknown keys are errors: a typo in a knowledge file must stop start-up."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Reference(_Strict):
+    """A citation that rules and numbers point to."""
+
+    citation: str
+    url: str
+    label: str  # short label shown as the card source, e.g. "Alecensa US label, section 2.4"
+    verified: bool = True
+    note: str | None = None
+
+
+class ChangeEntry(_Strict):
+    """One line of the file's change history."""
+
+    version: str
+    date: str
+    change: str
+
+
+class Identity(_Strict):
+    """How to recognise the drug (handed to terminology)."""
+
+    names: tuple[str, ...] = Field(min_length=1)
+    rxnorm: tuple[str, ...] = ()
+    ndc: tuple[str, ...] = ()
+    local_codes: tuple[tuple[str, str], ...] = ()
+    classes: tuple[str, ...] = ()
+    source: str  # reference id
+    verified: bool = True
+    note: str | None = None
+
+
+class CoMedication(Identity):
+    """A drug recognised only to inform rules (or offered as an alternative)."""
+
+    drug: str
+
+
+class DoseLevel(_Strict):
+    """One rung of the dose ladder: `dose` mg per administration, `per_day` administrations a day."""
+
+    dose: float = Field(gt=0)
+    per_day: float = Field(gt=0)
+
+
+class DoseLadder(_Strict):
+    """Label dose levels, highest first; below the lowest level the drug is discontinued."""
+
+    unit: str = "mg"
+    levels: tuple[DoseLevel, ...] = Field(min_length=1)
+    source: str
+    verified: bool = True
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _descending(self) -> DoseLadder:
+        daily = [level.dose * level.per_day for level in self.levels]
+        if daily != sorted(daily, reverse=True) or len(set(daily)) != len(daily):
+            raise ValueError("levels must be strictly descending by daily dose")
+        return self
+
+
+class RuleSpec(_Strict):
+    """One rule: a condition (`when`) and the decision it leads to."""
+
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9.\-]*$")
+    title: str
+    event: str  # short event label for the card summary, e.g. "CPK increase"
+    when: dict[str, Any]
+    decision: Decision
+    source: str  # reference id
+    verified: bool = True
+    hooks: tuple[HookName, ...] = ALL_HOOKS
+    until: str | None = None  # withhold: when it may be resumed, e.g. "CPK <= 2.5 x ULN"
+    resume: Literal["same", "reduced", "same-or-reduced", "reduced-or-discontinue"] | None = None
+    advice: str | None = None  # further wording for the card (Markdown)
+    checks: tuple[str, ...] = ()  # what the clinician should check besides the data
+    suggest: tuple[str, ...] = ()  # ids of prophylaxis/supportive items or alternative drugs to offer
+    protocols: bool = False  # desensitize: offer the file's desensitization protocols
+    grade_in_summary: bool = True
+
+
+class MonitoringItem(_Strict):
+    """A test or exam to schedule, with its timing relative to the therapy start."""
+
+    id: str
+    display: str
+    loinc: str | None = None
+    snomed: str | None = None
+    code_verified: bool = True  # an unverified code is not sent; the order carries text only
+    # Timing: days after the therapy start (day 0 = first dose) and/or cycle-based timing.
+    days: tuple[int, ...] = ()
+    cycle_days: int | None = None  # cycle length for cycle-based timing
+    cycles: tuple[int, ...] = ()  # before these cycles (day 1 of the cycle, 1-based)
+    cycle_day15_of: tuple[int, ...] = ()  # on day 15 of these cycles
+    note: str | None = None
+    source: str
+
+
+class ProphylaxisItem(_Strict):
+    """A supportive or prophylactic medication (or measure) to offer as a draft order."""
+
+    id: str
+    display: str
+    rxnorm: str | None = None  # ingredient code; None when there is no confirmed code
+    code_verified: bool = True
+    route: str | None = None
+    instructions: str  # patient instructions / where to apply; dose left to the prescriber
+    duration_days: int | None = None
+    order: bool = True  # False: advice only (e.g. sunscreen), no MedicationRequest
+    source: str
+
+
+class DesensitizationStep(_Strict):
+    """One step: `doses` mg per administration (one per daily administration), for `days` days."""
+
+    doses: tuple[float, ...] = Field(min_length=1)
+    days: int | None = Field(default=None, gt=0)  # None: the final, continuing dose
+
+
+class DesensitizationProtocol(_Strict):
+    """A published step-wise rechallenge schedule."""
+
+    id: str
+    label: str
+    summary: str
+    steps: tuple[DesensitizationStep, ...] = ()  # empty when the steps are not confirmed
+    verified: bool = True
+    setting: str | None = None
+    adjuncts: str | None = None
+    outcome: str | None = None
+    offer: bool = True  # False: shown as evidence only (e.g. a published failed attempt)
+    source: str
+
+
+class KnowledgeFile(_Strict):
+    """A whole knowledge file."""
+
+    drug: str = Field(pattern=r"^[a-z0-9][a-z0-9\-]*$")
+    title: str
+    version: str
+    history: tuple[ChangeEntry, ...] = Field(min_length=1)
+    identity: Identity
+    co_medications: tuple[CoMedication, ...] = ()
+    dose_ladder: DoseLadder | None = None
+    cycle_days: int | None = None
+    references: dict[str, Reference] = Field(min_length=1)
+    rules: tuple[RuleSpec, ...] = ()
+    monitoring: tuple[MonitoringItem, ...] = ()
+    prophylaxis: tuple[ProphylaxisItem, ...] = ()
+    desensitization: tuple[DesensitizationProtocol, ...] = ()
+    lab_max_age_days: int = Field(default=30, gt=0)
+
+    @model_validator(mode="after")
+    def _references_exist(self) -> KnowledgeFile:
+        known = set(self.references)
+        cited: list[tuple[str, str]] = [("identity.source", self.identity.source)]
+        cited += [(f"co_medications.{i}.source", c.source) for i, c in enumerate(self.co_medications)]
+        if self.dose_ladder:
+            cited.append(("dose_ladder.source", self.dose_ladder.source))
+        cited += [(f"rules.{i}.source", r.source) for i, r in enumerate(self.rules)]
+        cited += [(f"monitoring.{i}.source", m.source) for i, m in enumerate(self.monitoring)]
+        cited += [(f"prophylaxis.{i}.source", p.source) for i, p in enumerate(self.prophylaxis)]
+        cited += [(f"desensitization.{i}.source", d.source) for i, d in enumerate(self.desensitization)]
+        for where, ref in cited:
+            if ref not in known:
+                raise ValueError(f"{where}: unknown reference {ref!r}")
+        ids = [r.id for r in self.rules]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"rules: duplicate rule id(s) {', '.join(duplicates)}")
+        offered = {p.id for p in self.prophylaxis} | {c.drug for c in self.co_medications}
+        for i, rule in enumerate(self.rules):
+            for item in rule.suggest:
+                if item not in offered:
+                    raise ValueError(f"rules.{i}.suggest: unknown item {item!r}")
+        return self

@@ -1,0 +1,201 @@
+"""Suggestions with FHIR actions for a card, by decision and hook."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+from cards.actions import (
+    DESENSITIZATION_SYSTEM,
+    change_status,
+    delete_draft,
+    dosage,
+    medication_request,
+    reduce_draft,
+    service_request,
+)
+from cards.findings import Plan
+from cards.model import Action, EvaluationRequest, Suggestion
+from cards.schedule import desensitization_steps, monitoring_dates
+from cards.schema import DesensitizationProtocol
+
+__all__ = ["build_suggestions"]
+
+_STOP = ("contraindicated", "discontinue")
+_HOLD = ("withhold",)
+
+
+def _drug_concept(plan: Plan) -> tuple[str | None, str]:
+    """RxNorm ingredient (only when confirmed) and display for new orders of the subject drug."""
+    ident = plan.knowledge.spec.identity
+    code = ident.rxnorm[0] if ident.rxnorm and ident.verified else None
+    return code, ident.names[0]
+
+
+def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tuple[Action, ...]:
+    order = plan.subject.order
+    if order is None:
+        return ()
+    title = plan.knowledge.spec.title
+    if order.is_draft:
+        return (delete_draft(order, f"Remove the draft {title} order ({order.reference})."),)
+    if order.status != "active":
+        return ()
+    status = "stopped" if decision in _STOP else "on-hold"
+    return (change_status(order, status, f"Set the {title} order {order.reference} to {status}."),)
+
+
+def _protocol_suggestion(
+    plan: Plan, request: EvaluationRequest, protocol: DesensitizationProtocol, stop: tuple[Action, ...]
+) -> Suggestion:
+    code, display = _drug_concept(plan)
+    first_day = request.now.date() + timedelta(days=1)
+    group = (DESENSITIZATION_SYSTEM, f"{plan.subject.drug}-{protocol.id}-{first_day.isoformat()}")
+    actions = list(stop)
+    if protocol.verified and protocol.steps:
+        for number, step in enumerate(desensitization_steps(protocol, first_day), start=1):
+            if len(set(step.doses)) == 1:
+                dosages = [dosage(step.doses[0], len(step.doses), start=step.start, end=step.end)]
+            else:
+                dosages = [
+                    dosage(amount, 1, start=step.start, end=step.end, when=when)
+                    for amount, when in zip(step.doses, ("MORN", "EVE", "NIGHT"), strict=False)
+                ]
+            until = f" to {step.end.isoformat()}" if step.end else " onwards"
+            actions.append(
+                medication_request(
+                    patient_id=request.patient_id,
+                    description=f"Step {number}: {dosages[0]['text']}"
+                    + (f" + {dosages[1]['text']}" if len(dosages) > 1 else "")
+                    + f", {step.start.isoformat()}{until}.",
+                    rxnorm=code,
+                    display=display,
+                    dosages=dosages,
+                    group=group,
+                    note=f"Desensitization step {number} ({protocol.label}).",
+                )
+            )
+        return Suggestion(label=protocol.label[:80], isRecommended=False, actions=tuple(actions))
+    # Intermediate steps not confirmed: a placeholder order the prescriber completes, no doses.
+    actions.append(
+        medication_request(
+            patient_id=request.patient_id,
+            description=f"Draft desensitization order to complete per the publication: {protocol.summary}",
+            rxnorm=code,
+            display=display,
+            instructions=f"Desensitization per {protocol.label}: {protocol.summary}",
+            validity=(first_day, None),
+            group=group,
+        )
+    )
+    return Suggestion(label=protocol.label[:80], isRecommended=False, actions=tuple(actions))
+
+
+def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...]:
+    lead = plan.lead
+    decision = plan.decision
+    title = plan.knowledge.spec.title
+    out: list[Suggestion] = []
+    automatic = lead.rule.spec.verified and plan.fired
+    if decision in (*_STOP, *_HOLD) and automatic:
+        actions = _stop_actions(plan, request, decision)
+        if actions:
+            verb = "Stop" if decision in _STOP else "Withhold"
+            out.append(Suggestion(label=f"{verb} {title}", isRecommended=True, actions=actions))
+    if decision == "resume-reduced" and automatic and plan.subject.order and plan.subject.order.is_draft:
+        target = lead.target
+        ladder = plan.knowledge.spec.dose_ladder
+        if target and ladder and ladder.verified:
+            amount, per_day = target.dose, target.per_day
+            text = f"{amount:g} {ladder.unit}"
+            out.append(
+                Suggestion(
+                    label=f"Change the draft to {text} ({int(per_day)}x daily)",
+                    isRecommended=True,
+                    actions=(
+                        reduce_draft(
+                            plan.subject.order,
+                            amount,
+                            per_day,
+                            ladder.unit,
+                            f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                        ),
+                    ),
+                )
+            )
+    if any(f.rule.spec.protocols for f in plan.fired) and decision == "desensitize":
+        stop = _stop_actions(plan, request, "withhold")
+        for protocol in plan.knowledge.spec.desensitization:
+            if protocol.offer:
+                out.append(_protocol_suggestion(plan, request, protocol, stop))
+    alternatives = [s for f in plan.fired for s in f.rule.spec.suggest]
+    if decision in ("contraindicated", "switch-agent"):
+        stop = _stop_actions(plan, request, decision)
+        for co in plan.knowledge.spec.co_medications:
+            if co.drug in alternatives:
+                code = co.rxnorm[0] if co.rxnorm and co.verified else None
+                create = medication_request(
+                    patient_id=request.patient_id,
+                    description=f"Draft {co.names[0]} order (dose per its prescribing information).",
+                    rxnorm=code,
+                    display=co.names[0],
+                    instructions="Dose per the prescribing information.",
+                )
+                out.append(
+                    Suggestion(label=f"Switch to {co.names[0]}", isRecommended=False, actions=(*stop, create))
+                )
+    out += _supportive(plan, request, alternatives)
+    return tuple(out)
+
+
+def _supportive(plan: Plan, request: EvaluationRequest, wanted: list[str]) -> list[Suggestion]:
+    out: list[Suggestion] = []
+    today = request.now.date()
+    for item in plan.knowledge.spec.prophylaxis:
+        if item.id not in wanted or not item.order:
+            continue
+        end = today + timedelta(days=item.duration_days - 1) if item.duration_days else None
+        action = medication_request(
+            patient_id=request.patient_id,
+            description=f"Draft order: {item.display}. {item.instructions}",
+            rxnorm=item.rxnorm if item.code_verified else None,
+            display=item.display,
+            instructions=item.instructions,
+            validity=(today, end),
+        )
+        out.append(Suggestion(label=f"Order {item.display}"[:80], isRecommended=True, actions=(action,)))
+    return out
+
+
+def _monitoring(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...]:
+    start = plan.subject.therapy_start.date() if plan.subject.therapy_start else request.now.date()
+    today = request.now.date()
+    actions: list[Action] = []
+    for item in plan.knowledge.spec.monitoring:
+        dates: tuple[date, ...] = monitoring_dates(item, start, today)
+        if not dates:
+            continue
+        actions.append(
+            service_request(
+                patient_id=request.patient_id,
+                description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
+                display=item.display,
+                loinc=item.loinc if item.code_verified else None,
+                snomed=item.snomed if item.code_verified else None,
+                dates=dates,
+                note=item.note,
+            )
+        )
+    if not actions:
+        return ()
+    return (Suggestion(label="Order the monitoring schedule", isRecommended=True, actions=tuple(actions)),)
+
+
+def build_suggestions(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...]:
+    """The card's suggestions; unconfirmed rules and values never produce a dose-changing action."""
+    if plan.category == "management":
+        return _management(plan, request)
+    if plan.category == "monitor":
+        return _monitoring(plan, request)
+    if plan.category == "prophylaxis":
+        return tuple(_supportive(plan, request, [s for f in plan.fired for s in f.rule.spec.suggest]))
+    return ()

@@ -1,0 +1,280 @@
+"""The hook pipeline shared by HTTP and offline: gathered data -> terminology -> cards -> response."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from cards.engine import evaluate
+from cards.loader import KnowledgeBase
+from cards.model import AppLinks, Card, EvaluationRequest, EvaluationResult, RenderedCard, Source
+from service.catalog import ServiceDefinition
+from service.errors import PreconditionFailed
+from service.prefetch import PrefetchItem, unique
+from service.protocol import HookCall
+from terminology.facts import build_facts
+from terminology.loinc import loinc_codes
+from terminology.model import MedicationOrder
+from terminology.orders import read_order
+
+__all__ = [
+    "DATA_RULE_ID",
+    "Gathered",
+    "IssuedCard",
+    "Outcome",
+    "check_required",
+    "collect",
+    "draft_medications",
+    "lab_codes",
+    "missing_medication_references",
+    "prefetch_queries",
+    "run_pipeline",
+]
+
+DATA_RULE_ID = "service.data-completeness"
+LOINC = "http://loinc.org"
+_SOURCE = Source(label="toxhooks")
+
+
+@dataclass(frozen=True)
+class Gathered:
+    """Every patient resource obtained for a call, and what could not be obtained or read."""
+
+    resources: tuple[Mapping[str, Any], ...]
+    unavailable: tuple[str, ...] = ()  # prefetch keys / queries we could not obtain
+    malformed: tuple[str, ...] = ()  # places of resources that were not valid enough to read
+    medications: Mapping[str, Mapping[str, Any]] | None = None  # fetched Medication resources
+
+
+@dataclass(frozen=True, slots=True)
+class IssuedCard:
+    """A card as issued, so feedback on its uuid can be attributed to service, drug and rules."""
+
+    card_uuid: str
+    service_id: str
+    hook: str
+    drug: str | None
+    decision: str
+    rule_ids: tuple[str, ...]
+    issued_at: datetime
+    dedupe_key: str | None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The response JSON and the record of the cards in it."""
+
+    response: dict[str, Any]
+    issued: tuple[IssuedCard, ...]
+    rendered: tuple[RenderedCard, ...]
+
+
+def lab_codes(knowledge: KnowledgeBase) -> list[str]:
+    """System-qualified LOINC codes of every analyte a rule reads, for the labs prefetch query."""
+    return [f"{LOINC}|{code}" for code in loinc_codes(sorted(knowledge.analytes()))]
+
+
+def prefetch_queries(
+    service: ServiceDefinition, knowledge: KnowledgeBase, *, window_days: int, now: datetime
+) -> dict[str, str]:
+    """The service's prefetch templates as discovery shows them now."""
+    return service.prefetch_queries(lab_codes=lab_codes(knowledge), since=now - timedelta(days=window_days))
+
+
+def collect(
+    items: Iterable[PrefetchItem], *, fetched_medications: Mapping[str, Mapping[str, Any]] | None = None
+) -> Gathered:
+    """Gather resources of all keys; keys still needing a fetch, or still paged, are unavailable."""
+    resources: list[Mapping[str, Any]] = []
+    unavailable: list[str] = []
+    malformed: list[str] = []
+    for item in items:
+        resources.extend(item.resources)
+        malformed.extend(item.malformed)
+        if item.needs_fetch:
+            unavailable.append(item.key)
+        elif item.next_url is not None:
+            unavailable.append(f"{item.key} (further pages)")
+    return Gathered(
+        resources=tuple(unique(resources)),
+        unavailable=tuple(unavailable),
+        malformed=tuple(malformed),
+        medications=fetched_medications,
+    )
+
+
+def check_required(call: HookCall, gathered: Gathered) -> None:
+    """412 naming the keys when data the service requires could be neither found nor fetched."""
+    missing = tuple(key for key in call.service.required if key in gathered.unavailable)
+    if missing:
+        raise PreconditionFailed(
+            f"required prefetch data could not be obtained: {', '.join(missing)}", missing=missing
+        )
+
+
+def draft_medications(call: HookCall) -> dict[str, Mapping[str, Any]]:
+    """Medication resources in draftOrders, by "Medication/<id>" (and fullUrl when given)."""
+    found: dict[str, Mapping[str, Any]] = {}
+    for resource in call.draft_resources:
+        if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
+            found[f"Medication/{resource['id']}"] = resource
+    return found
+
+
+def _medications_of(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    return {
+        f"Medication/{r['id']}": r
+        for r in resources
+        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
+    }
+
+
+def missing_medication_references(call: HookCall, known: Collection[str]) -> list[str]:
+    """medicationReference targets of the drafts found neither in the bundle nor contained."""
+    wanted: list[str] = []
+    for resource in call.draft_resources:
+        ref = resource.get("medicationReference")
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if not isinstance(target, str) or target.startswith("#"):
+            continue  # contained: read with the order itself
+        relative = "/".join(target.rstrip("/").split("/")[-2:])
+        if relative.startswith("Medication/") and relative not in known and relative not in wanted:
+            wanted.append(relative)
+    return wanted
+
+
+def _draft_problem(resource: Mapping[str, Any]) -> str | None:
+    """The first missing essential of a draft MedicationRequest (full validation is not needed here)."""
+    if not isinstance(resource.get("id"), str):
+        return "has no id"
+    for name in ("status", "intent"):
+        if not isinstance(resource.get(name), str):
+            return f"has no {name}"
+    concept, reference = resource.get("medicationCodeableConcept"), resource.get("medicationReference")
+    if not isinstance(concept, dict) and not (
+        isinstance(reference, dict) and isinstance(reference.get("reference"), str)
+    ):
+        return "names no medication (medicationCodeableConcept or medicationReference)"
+    return None
+
+
+def _read_drafts(
+    call: HookCall, knowledge: KnowledgeBase, medications: Mapping[str, Mapping[str, Any]]
+) -> tuple[tuple[MedicationOrder, ...], list[str]]:
+    orders: list[MedicationOrder] = []
+    problems: list[str] = []
+    drugs = knowledge.drug_identities()
+    for index, resource in enumerate(call.draft_resources):
+        if resource.get("resourceType") != "MedicationRequest":
+            continue  # ServiceRequest, DeviceRequest...: no rule reads them
+        problem = _draft_problem(resource)
+        if problem:
+            name = (
+                f"MedicationRequest/{resource['id']}"
+                if isinstance(resource.get("id"), str)
+                else f"entry {index}"
+            )
+            problems.append(f"draft order {name} {problem}; it was not checked")
+            continue
+        contained = _medications_of(r for r in resource.get("contained", []) if isinstance(r, dict))
+        local = {**medications, **{"#" + k.split("/", 1)[1]: v for k, v in contained.items()}}
+        orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True))
+    return tuple(orders), problems
+
+
+def _data_card(unavailable: Iterable[str], problems: Iterable[str]) -> RenderedCard | None:
+    """One info card naming what could not be checked, so silence is never mistaken for safety."""
+    lines = [f"- could not obtain: {name}" for name in unavailable]
+    lines += [f"- could not read: {name}" for name in problems]
+    if not lines:
+        return None
+    card = Card(
+        summary="Some patient data could not be obtained or read; checks using it were not done",
+        detail="Toxicity checks are incomplete. Review these data yourself:\n\n" + "\n".join(lines),
+        indicator="info",
+        source=_SOURCE,
+    )
+    return RenderedCard(card=card, drug=None, decision="data-unavailable", rule_ids=(DATA_RULE_ID,))
+
+
+def _with_uuids(rendered: RenderedCard, id_factory: Callable[[], str]) -> Card:
+    card = rendered.card
+    suggestions = card.suggestions
+    if suggestions is not None:
+        suggestions = tuple(s.model_copy(update={"uuid": s.uuid or id_factory()}) for s in suggestions)
+    return card.model_copy(update={"uuid": card.uuid or id_factory(), "suggestions": suggestions})
+
+
+def run_pipeline(
+    call: HookCall,
+    gathered: Gathered,
+    *,
+    knowledge: KnowledgeBase,
+    ctcae_version: str,
+    now: datetime,
+    id_factory: Callable[[], str],
+    links: AppLinks | None = None,
+    already_shown: Callable[[Iterable[str]], Collection[str]] | None = None,
+) -> Outcome:
+    """Terminology reads the data, the engine decides, the service assigns uuids and builds the response.
+
+    `already_shown` returns the dedupe keys already shown for this patient (order-sign does not
+    repeat an order-select card for the same unchanged draft).
+    """
+    medications = {
+        **_medications_of(gathered.resources),
+        **draft_medications(call),
+        **(gathered.medications or {}),
+    }
+    drafts, problems = _read_drafts(call, knowledge, medications)
+    unresolved = missing_medication_references(call, medications)
+    unavailable = (*gathered.unavailable, *unresolved)
+    facts = build_facts(
+        [r for r in gathered.resources if r.get("resourceType") != "Medication"],
+        ctcae_version=ctcae_version,
+        drugs=knowledge.drug_identities(),
+        medications=medications,
+    )
+    request = EvaluationRequest(
+        hook=call.service.hook,  # type: ignore[arg-type]  # validated against the catalog's hooks
+        patient_id=call.patient_id,
+        facts=facts,
+        now=now,
+        draft_orders=drafts,
+        selections=call.selections,
+        unavailable=unavailable,
+        links=links or AppLinks(),
+    )
+    result: EvaluationResult = evaluate(request, knowledge)
+    rendered = list(result.cards)
+    if already_shown is not None:
+        shown = set(already_shown([c.dedupe_key for c in rendered if c.dedupe_key]))
+        rendered = [c for c in rendered if c.dedupe_key is None or c.dedupe_key not in shown]
+    data_card = _data_card(unavailable, [*gathered.malformed, *problems])
+    if data_card is not None:
+        rendered.append(data_card)
+    cards: list[dict[str, Any]] = []
+    issued: list[IssuedCard] = []
+    for item in rendered:
+        card = _with_uuids(item, id_factory)
+        cards.append(card.model_dump(exclude_none=True, mode="json"))
+        issued.append(
+            IssuedCard(
+                card_uuid=card.uuid or "",
+                service_id=call.service.id,
+                hook=call.service.hook,
+                drug=item.drug,
+                decision=item.decision,
+                rule_ids=item.rule_ids,
+                issued_at=now,
+                dedupe_key=item.dedupe_key,
+            )
+        )
+    response: dict[str, Any] = {"cards": cards}
+    if result.system_actions:
+        response["systemActions"] = [
+            a.model_dump(exclude_none=True, mode="json") for a in result.system_actions
+        ]
+    return Outcome(response=response, issued=tuple(issued), rendered=tuple(rendered))

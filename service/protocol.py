@@ -1,0 +1,181 @@
+"""The CDS Hooks request envelope (spec: "HTTP Request"), 2.0 and the 1.0 shapes, into a HookCall."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+
+from service.catalog import ServiceDefinition
+from service.errors import MalformedRequest
+
+__all__ = ["HookCall", "parse_call"]
+
+
+class _FhirAuthorization(BaseModel):
+    """fhirAuthorization: an OAuth 2.0 bearer token for fhirServer (never logged, never stored)."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+    access_token: str
+    token_type: str = "Bearer"
+    expires_in: int | None = None
+    scope: str | None = None
+    subject: str | None = None
+    patient: str | None = None
+
+
+class _Envelope(BaseModel):
+    """The top level of a hook request; unknown fields are tolerated (spec: extensions)."""
+
+    model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
+
+    hook: str
+    hookInstance: str
+    fhirServer: str | None = None
+    fhirAuthorization: _FhirAuthorization | None = None
+    context: dict[str, Any]
+    prefetch: dict[str, Any] | None = None
+    user: str | None = None  # 1.0 and earlier: the user at the top level
+    patient: str | None = None  # pre-1.0: the patient at the top level
+
+    @field_validator("hookInstance")
+    @classmethod
+    def _uuid(cls, value: str) -> str:
+        uuid.UUID(value)
+        return value
+
+    @field_validator("fhirServer")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("must be an absolute http(s) URL")
+        return value.rstrip("/") if value else value
+
+
+@dataclass(frozen=True)
+class HookCall:
+    """A validated hook call: who, which patient, the orders and the prefetch as received."""
+
+    service: ServiceDefinition
+    hook_instance: str
+    patient_id: str
+    user_id: str | None
+    encounter_id: str | None
+    fhir_server: str | None
+    access_token: str | None = field(repr=False)
+    context: Mapping[str, Any]
+    prefetch: Mapping[str, Any]  # keys the client sent, values as received (None kept)
+    draft_resources: tuple[Mapping[str, Any], ...] = ()  # every resource in draftOrders
+    selections: tuple[str, ...] = ()
+
+    @property
+    def hook(self) -> str:
+        """The service's hook (a legacy alias such as medication-prescribe is normalised)."""
+        return self.service.hook
+
+
+def _field_of(error: ValidationError) -> tuple[str, str]:
+    """The dotted path and message of the first validation error."""
+    first = error.errors(include_input=False)[0]
+    path = ".".join(str(part) for part in first["loc"]) or "body"
+    return path, str(first["msg"])
+
+
+def _str_field(context: Mapping[str, Any], name: str, *, required: bool, fallback: Any = None) -> str | None:
+    value = context.get(name, fallback)
+    if value is None:
+        if required:
+            raise MalformedRequest(f"context.{name} is required for this hook", field=f"context.{name}")
+        return None
+    if not isinstance(value, str) or not value:
+        raise MalformedRequest(f"context.{name} must be a non-empty string", field=f"context.{name}")
+    return value
+
+
+def _draft_resources(value: Any) -> tuple[Mapping[str, Any], ...]:
+    """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`)."""
+    if isinstance(value, list):
+        entries: list[Any] = [{"resource": item} for item in value]
+    elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
+        raw_entries = value.get("entry", [])
+        if not isinstance(raw_entries, list):
+            raise MalformedRequest(
+                "context.draftOrders.entry must be an array", field="context.draftOrders.entry"
+            )
+        entries = raw_entries
+    else:
+        raise MalformedRequest("context.draftOrders must be a FHIR Bundle", field="context.draftOrders")
+    out: list[Mapping[str, Any]] = []
+    for index, entry in enumerate(entries):
+        resource = entry.get("resource") if isinstance(entry, dict) else None
+        if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
+            raise MalformedRequest(
+                "each draft order entry needs a resource with a resourceType",
+                field=f"context.draftOrders.entry[{index}].resource",
+            )
+        out.append(resource)
+    return tuple(out)
+
+
+def _selections(value: Any, drafts: tuple[Mapping[str, Any], ...]) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
+        raise MalformedRequest(
+            "context.selections must be an array of references", field="context.selections"
+        )
+    known = {f"{r.get('resourceType')}/{r.get('id')}" for r in drafts}
+    for index, reference in enumerate(value):
+        if reference not in known:
+            raise MalformedRequest(
+                f"selection {reference!r} is not in context.draftOrders", field=f"context.selections[{index}]"
+            )
+    return tuple(value)
+
+
+def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
+    """Validate a hook request against the service (hook, hookInstance, context per hook)."""
+    if not isinstance(body, dict):
+        raise MalformedRequest("the body must be a JSON object", field="body")
+    try:
+        envelope = _Envelope.model_validate(body)
+    except ValidationError as exc:
+        path, message = _field_of(exc)
+        raise MalformedRequest(f"{path}: {message}", field=path) from None
+    if envelope.hook not in service.accepts_hooks:
+        raise MalformedRequest(
+            f"hook {envelope.hook!r} does not match service {service.id!r} ({service.hook})", field="hook"
+        )
+    if envelope.fhirAuthorization is not None and envelope.fhirServer is None:
+        raise MalformedRequest("fhirServer is required with fhirAuthorization", field="fhirServer")
+    context = envelope.context
+    patient_id = _str_field(context, "patientId", required=True, fallback=envelope.patient)
+    user_id = _str_field(context, "userId", required=True, fallback=envelope.user)
+    encounter_id = _str_field(context, "encounterId", required=False)
+    drafts: tuple[Mapping[str, Any], ...] = ()
+    selections: tuple[str, ...] = ()
+    if service.hook in ("order-select", "order-sign"):
+        raw = context.get("draftOrders", context.get("medications", context.get("orders")))
+        if raw is None:
+            raise MalformedRequest(
+                "context.draftOrders is required for this hook", field="context.draftOrders"
+            )
+        drafts = _draft_resources(raw)
+    if service.hook == "order-select":
+        selections = _selections(context.get("selections"), drafts)
+    auth = envelope.fhirAuthorization
+    return HookCall(
+        service=service,
+        hook_instance=envelope.hookInstance,
+        patient_id=patient_id or "",
+        user_id=user_id,
+        encounter_id=encounter_id,
+        fhir_server=envelope.fhirServer,
+        access_token=auth.access_token if auth else None,
+        context=context,
+        prefetch=dict(envelope.prefetch or {}),
+        draft_resources=drafts,
+        selections=selections,
+    )

@@ -1,0 +1,25 @@
+"""GET /cds-services (spec: Discovery)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+
+from service.deps import State
+from service.pipeline import lab_codes
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/cds-services")
+async def discovery(state: State) -> dict[str, Any]:
+    """Every service with its prefetch templates (date window from now) and knowledge version."""
+    return state.catalog.discovery(
+        lab_codes=lab_codes(state.knowledge),
+        now=state.clock(),
+        window_days=state.settings.observation_window_days,
+        version=state.knowledge.version,
+    )

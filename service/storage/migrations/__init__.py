@@ -1,0 +1,1 @@
+"""Alembic migrations of the toxhooks schema, shipped inside the package."""

@@ -1,0 +1,1 @@
+"""Data shaping for toxhooks' web pages: plain Python, no web framework."""

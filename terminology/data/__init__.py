@@ -1,0 +1,1 @@
+"""Packaged terminology data (CTCAE tables, analytes, thresholds, code maps) and its converter."""

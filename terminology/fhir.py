@@ -1,0 +1,78 @@
+"""Defensive readers for FHIR JSON dicts: never raise on odd shapes, return None instead."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+_EMPTY: Mapping[str, Any] = {}
+
+__all__ = [
+    "as_float",
+    "as_list",
+    "as_map",
+    "as_str",
+    "codings",
+    "parse_datetime",
+    "reference_of",
+]
+
+
+def as_map(value: Any) -> Mapping[str, Any]:
+    """The value if it is a JSON object, else an empty mapping."""
+    # dict first: the ABC isinstance check is slow and nearly every value is a plain dict.
+    return value if type(value) is dict or isinstance(value, Mapping) else _EMPTY
+
+
+def as_list(value: Any) -> list[Any]:
+    """The value if it is a JSON array, else an empty list."""
+    return value if type(value) is list else []
+
+
+def as_str(value: Any) -> str | None:
+    """The value if it is a non-empty string, else None."""
+    if type(value) is not str:
+        return None
+    return value.strip() or None
+
+
+def as_float(value: Any) -> float | None:
+    """A finite JSON number as float (booleans and strings are not numbers), else None."""
+    kind = type(value)
+    if kind is not float and kind is not int:  # bool is an int subclass, but type() excludes it
+        return None
+    number = float(value)
+    return number if math.isfinite(number) else None
+
+
+def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]:
+    """(system, code, display) of each coding of a CodeableConcept (or a bare Coding)."""
+    concept = as_map(concept)
+    items = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    for item in items:
+        coding = as_map(item)
+        yield as_str(coding.get("system")), as_str(coding.get("code")), as_str(coding.get("display"))
+
+
+def parse_datetime(value: Any) -> datetime | None:
+    """A FHIR date/dateTime/instant as an aware datetime (no zone = UTC; partial dates = first day)."""
+    text = as_str(value)
+    if text is None:
+        return None
+    if len(text) == 4:
+        text += "-01-01"
+    elif len(text) == 7:
+        text += "-01"
+    try:
+        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def reference_of(resource: Mapping[str, Any]) -> str:
+    """Relative reference "Type/id" of a resource ("Type/?" when it has no id)."""
+    kind = as_str(resource.get("resourceType")) or "Resource"
+    return f"{kind}/{as_str(resource.get('id')) or '?'}"

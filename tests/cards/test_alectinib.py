@@ -1,0 +1,332 @@
+"""Alectinib label rules, dose ladder, desensitization and SCAR contraindication."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from terminology.model import HistoryCondition
+from tests.cards.builders import NOW, days_ago, event, facts, graded, lab, order, request
+from tests.cards.helpers import action_kinds, only, run
+
+ON_RECORD = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=days_ago(90))
+
+
+def liver(alt: float, ast: float, bili: float, *, when: float = 1) -> tuple:
+    return (
+        lab("alt", alt, 40, days_ago(when), ident=f"alt-{when}"),
+        lab("ast", ast, 40, days_ago(when), ident=f"ast-{when}"),
+        lab("bilirubin", bili, 1.2, days_ago(when), ident=f"bili-{when}"),
+    )
+
+
+def ck(*values: tuple[float, float]) -> tuple:
+    return tuple(lab("ck", v, 100, days_ago(d), ident=f"ck-{d}") for v, d in values)
+
+
+def test_cpk_over_5x_first_occurrence_withholds_then_same_dose() -> None:
+    value = lab("ck", 700, 100, days_ago(1), ident="ck1")
+    patient = facts(
+        labs=(value, *liver(30, 30, 0.5)),
+        events=(graded("CPK increased", 3, value),),
+        medications=(ON_RECORD,),
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "withhold"
+    assert card.rule_ids[0] == "alectinib.cpk.over-5x"
+    assert card.card.indicator == "critical"
+    assert "CPK increase grade 3" in card.card.summary
+    assert "resume at the same dose" in (card.card.detail or "")
+    assert action_kinds(card) == [("delete", "ref")]
+
+
+def test_cpk_over_10x_withholds_and_names_next_level() -> None:
+    value = lab("ck", 1300, 100, days_ago(1), ident="ck1")
+    patient = facts(
+        labs=(value, *liver(30, 30, 0.5)),
+        events=(graded("CPK increased", 4, value),),
+        medications=(ON_RECORD,),
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.rule_ids[0] == "alectinib.cpk.over-10x-or-recurrent"
+    assert "450 mg twice daily" in card.card.summary
+
+
+def test_second_cpk_occurrence_is_treated_like_over_10x() -> None:
+    patient = facts(labs=(*ck((600, 40), (150, 30), (650, 1)), *liver(30, 30, 0.5)), medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.rule_ids == ("alectinib.cpk.over-10x-or-recurrent",)
+    assert "| Observation/ck-40 |" in (card.card.detail or "")
+
+
+def test_resolved_cpk_resume_reduced_updates_the_draft() -> None:
+    patient = facts(labs=(*ck((1300, 20), (200, 1)), *liver(30, 30, 0.5)), medications=(ON_RECORD,))
+    card = only(run(request("order-sign", patient, order("alectinib", 600, 2))), "alectinib")
+    assert card.decision == "resume-reduced"
+    assert card.card.indicator == "warning"
+    (suggestion,) = card.card.suggestions or ()
+    (action,) = suggestion.actions or ()
+    assert action.type == "update"
+    dosage = action.resource["dosageInstruction"][0]  # type: ignore[index]
+    assert dosage["doseAndRate"][0]["doseQuantity"] == {
+        "value": 450,
+        "unit": "mg",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg",
+    }
+    assert dosage["timing"]["repeat"]["frequency"] == 2
+
+
+def test_resume_reduced_is_silent_when_the_draft_is_already_reduced() -> None:
+    patient = facts(labs=(*ck((1300, 20), (200, 1)), *liver(30, 30, 0.5)), medications=(ON_RECORD,))
+    cards = run(request("order-sign", patient, order("alectinib", 450, 2)))
+    assert [c for c in cards if c.drug == "alectinib"] == []
+
+
+def test_lowest_level_means_discontinue() -> None:
+    at_lowest = order("alectinib", 300, 2, ident="old", draft=False, status="active", start=days_ago(90))
+    patient = facts(labs=(*ck((1300, 20), (200, 1)), *liver(30, 30, 0.5)), medications=(at_lowest,))
+    card = only(run(request("order-sign", patient, order("alectinib", 300, 2))), "alectinib")
+    assert card.decision == "discontinue"
+    assert card.card.indicator == "critical"
+    assert "lowest dose level" in card.card.summary
+    assert action_kinds(card) == [("delete", "ref")]
+
+
+def test_transaminase_over_5x_withholds() -> None:
+    patient = facts(labs=(*liver(250, 90, 0.8), *ck((50, 1))), medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.rule_ids[0] == "alectinib.hepatic.transaminase-over-5x"
+    assert card.decision == "withhold"
+
+
+def test_hy_law_pattern_with_unknown_cholestasis_asks_instead_of_picking() -> None:
+    patient = facts(labs=(*liver(150, 90, 3.0), *ck((50, 1))), medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    # Bilirubin > 2 x ULN (2.5 x) is not > 3 x, ALT 3.75 x ULN: only the discontinue rule could apply.
+    assert card.decision == "check"
+    assert card.card.indicator == "warning"
+    detail = card.card.detail or ""
+    assert "whether cholestasis explains" in detail and "whether hemolysis explains" in detail
+    assert not card.card.suggestions
+
+
+def test_hy_law_pattern_without_cholestasis_discontinues() -> None:
+    labs = liver(150, 90, 3.0)
+    alt_event = graded("Alanine aminotransferase increased", 2, labs[0])
+    recorded = event(
+        "Alanine aminotransferase increased",
+        2,
+        days_ago(0.5),
+        qualifiers=(("cholestasis", False), ("hemolysis", False)),
+    )
+    patient = facts(labs=(*labs, *ck((50, 1))), events=(alt_event, recorded), medications=(ON_RECORD,))
+    card = only(run(request("patient-view", patient)), "alectinib")
+    assert card.decision == "discontinue"
+    (suggestion,) = card.card.suggestions or ()
+    (action,) = suggestion.actions or ()
+    assert action.type == "update" and action.resource["status"] == "stopped"  # type: ignore[index]
+
+
+def test_bilirubin_over_3x_withholds_on_patient_view_by_hold() -> None:
+    patient = facts(labs=(*liver(30, 30, 4.0), *ck((50, 1))), medications=(ON_RECORD,))
+    cards = run(request("patient-view", patient))
+    card = only(cards, "alectinib")
+    assert "alectinib.hepatic.bilirubin-over-3x" in card.rule_ids
+    (suggestion,) = card.card.suggestions or ()
+    assert suggestion.actions and suggestion.actions[0].resource["status"] == "on-hold"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("grade", "decision", "indicator"),
+    [(3, "withhold", "critical"), (4, "discontinue", "critical")],
+)
+def test_renal_grades(grade: int, decision: str, indicator: str) -> None:
+    patient = facts(
+        events=(event("Creatinine increased", grade, days_ago(1)),),
+        labs=(*liver(30, 30, 0.5), *ck((50, 1))),
+        medications=(ON_RECORD,),
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert (card.decision, card.card.indicator) == (decision, indicator)
+
+
+def test_symptomatic_bradycardia_withholds_and_life_threatening_asks_about_contributing_drugs() -> None:
+    patient = facts(
+        events=(event("Sinus bradycardia", 4, days_ago(1)),),
+        labs=(*liver(30, 30, 0.5), *ck((50, 1))),
+        medications=(ON_RECORD,),
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "withhold"
+    assert "alectinib.bradycardia.life-threatening" in card.rule_ids
+    assert "contributing medication" in (card.card.detail or "")
+
+
+def test_ild_withholds_at_once() -> None:
+    patient = facts(events=(event("Pneumonitis", 2, days_ago(1)),), labs=(*liver(30, 30, 0.5), *ck((50, 1))))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "withhold"
+    assert card.card.indicator == "warning"  # grade 2
+
+
+def test_missing_labs_are_named() -> None:
+    card = only(run(request("order-select", facts(), order("alectinib"))), "alectinib")
+    assert card.decision == "data-missing"
+    assert card.card.indicator == "info"
+    for analyte in ("alt", "ast", "bilirubin", "ck"):
+        assert analyte in card.card.summary
+
+
+def test_stale_labs_are_reported_as_missing() -> None:
+    patient = facts(labs=(*liver(30, 30, 0.5, when=90), *ck((50, 90))))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert "older than 30 days" in (card.card.detail or "")
+
+
+RASH = "Rash maculo-papular"
+
+
+def rash_history(*, resolved: bool) -> tuple:
+    last = 0 if resolved else 3
+    return (
+        event(RASH, 3, days_ago(40), ident="a", suspect_drugs=("alectinib",)),
+        event(RASH, last, days_ago(5), ident="b", suspect_drugs=("alectinib",)),
+    )
+
+
+def test_resolved_grade_3_rash_offers_desensitization_protocols() -> None:
+    patient = facts(events=rash_history(resolved=True), labs=(*liver(30, 30, 0.5), *ck((50, 1))))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "desensitize"
+    assert card.card.selectionBehavior == "at-most-one"
+    labels = [s.label for s in card.card.suggestions or ()]
+    assert [label.split(":")[0] for label in labels] == ["Seegobin 2020", "Shirasawa", "Kimura", "Anderson"]
+    seegobin = (card.card.suggestions or ())[0]
+    actions = seegobin.actions or ()
+    assert actions[0].type == "delete"
+    steps = [a.resource for a in actions[1:]]
+    assert len(steps) == 5
+    first = steps[0]["dosageInstruction"][0]  # type: ignore[index]
+    assert first["timing"]["repeat"]["boundsPeriod"] == {"start": "2026-03-11", "end": "2026-03-12"}
+    fourth = steps[3]["dosageInstruction"]  # type: ignore[index]
+    assert [d["doseAndRate"][0]["doseQuantity"]["value"] for d in fourth] == [450, 600]
+    assert steps[4]["dosageInstruction"][0]["timing"]["repeat"]["boundsPeriod"] == {"start": "2026-04-03"}  # type: ignore[index]
+    assert (date(2026, 4, 3) - date(2026, 3, 11)).days == 23  # 2 + 5 + 8 + 8 days of steps
+    assert "150 mg BID outpatient start without steroids failed" not in labels
+    assert "failed on day 1" in (card.card.detail or "") or "2023" in (card.card.detail or "")
+
+
+def test_ongoing_rash_withholds_and_offers_no_desensitization() -> None:
+    patient = facts(events=rash_history(resolved=False), labs=(*liver(30, 30, 0.5), *ck((50, 1))))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "withhold"
+    assert card.rule_ids == ("alectinib.rash.ongoing",)
+
+
+def test_prior_checkpoint_inhibitor_is_warned_on_the_desensitization_card() -> None:
+    pembro = order(
+        "pembrolizumab", None, None, ident="pem", draft=False, status="completed", start=days_ago(200)
+    )
+    patient = facts(
+        events=rash_history(resolved=True), labs=(*liver(30, 30, 0.5), *ck((50, 1))), medications=(pembro,)
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert "alectinib.rash.prior-checkpoint-inhibitor" in card.rule_ids
+    assert "MedicationRequest/pem" in (card.card.detail or "")
+
+
+def test_scar_history_contraindicates_and_suggests_other_alk_inhibitors() -> None:
+    sjs = HistoryCondition(resource="Condition/sjs", kind="sjs", display="Stevens-Johnson syndrome")
+    patient = facts(
+        events=rash_history(resolved=True), conditions=(sjs,), labs=(*liver(30, 30, 0.5), *ck((50, 1)))
+    )
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "contraindicated"
+    assert card.card.indicator == "critical"
+    assert "alectinib.rash.desensitize" not in card.rule_ids
+    labels = [s.label for s in card.card.suggestions or ()]
+    assert labels == ["Stop Alectinib", "Switch to brigatinib", "Switch to lorlatinib"]
+    assert card.card.selectionBehavior == "at-most-one"
+    create = (card.card.suggestions or ())[1].actions[1]  # type: ignore[index]
+    assert create.resource["medicationCodeableConcept"]["coding"][0]["code"] == "1921217"  # type: ignore[index]
+
+
+def test_interruption_after_desensitization_warns_against_full_dose() -> None:
+    system = "https://toxhooks.org/fhir/desensitization"
+    steps = (
+        order(
+            "alectinib",
+            150,
+            2,
+            ident="s1",
+            draft=False,
+            status="completed",
+            start=days_ago(60),
+            end=days_ago(58),
+            group=system,
+        ),
+        order(
+            "alectinib",
+            600,
+            2,
+            ident="s5",
+            draft=False,
+            status="stopped",
+            start=days_ago(37),
+            end=days_ago(7),
+        ),
+    )
+    patient = facts(labs=(*liver(30, 30, 0.5), *ck((50, 1))), medications=steps)
+    card = only(run(request("order-select", patient, order("alectinib", 600, 2))), "alectinib")
+    assert card.decision == "desensitize"
+    assert card.rule_ids == ("alectinib.desensitization.interrupted",)
+    assert "Do not restart at the full dose" in (card.card.detail or "")
+
+
+def test_no_gap_after_desensitization_is_silent() -> None:
+    system = "https://toxhooks.org/fhir/desensitization"
+    steps = (
+        order(
+            "alectinib",
+            150,
+            2,
+            ident="s1",
+            draft=False,
+            status="completed",
+            start=days_ago(30),
+            end=days_ago(28),
+            group=system,
+        ),
+        order("alectinib", 600, 2, ident="s5", draft=False, status="active", start=days_ago(7)),
+    )
+    patient = facts(labs=(*liver(30, 30, 0.5), *ck((50, 1))), medications=steps)
+    assert [
+        c for c in run(request("order-select", patient, order("alectinib"))) if c.drug == "alectinib"
+    ] == []
+
+
+def test_now_is_the_injected_clock() -> None:
+    assert NOW.utcoffset() is not None and NOW.utcoffset().total_seconds() == 7200  # type: ignore[union-attr]
+
+
+def test_unconfirmed_rule_shows_decision_without_action() -> None:
+    anemia = event("Anemia", 2, days_ago(1), qualifiers=(("hemolysis", True),))
+    patient = facts(events=(anemia,), labs=(*liver(30, 30, 0.5), *ck((50, 1))), medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.rule_ids == ("alectinib.hemolytic-anemia",)
+    assert card.decision == "withhold"
+    assert not card.card.suggestions
+    assert "(not confirmed)" in (card.card.detail or "")
+
+
+def test_severe_hepatic_impairment_dose() -> None:
+    child_pugh_c = HistoryCondition(
+        resource="Condition/cp", kind="hepatic-impairment-severe", display="Child-Pugh C"
+    )
+    patient = facts(conditions=(child_pugh_c,), labs=(*liver(30, 30, 0.5), *ck((50, 1))))
+    card = only(run(request("order-select", patient, order("alectinib", 600, 2))), "alectinib")
+    assert (card.decision, card.card.indicator) == ("dose-range", "warning")
+    assert "450 mg twice daily" in (card.card.detail or "")
+    assert run(request("order-select", patient, order("alectinib", 450, 2))) == []

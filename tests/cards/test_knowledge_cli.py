@@ -1,0 +1,48 @@
+"""`toxhooks knowledge check` and `toxhooks knowledge list`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from typer.testing import CliRunner
+
+from cards.loader import BUILTIN_DIR
+from service.cli import knowledge
+
+
+def app() -> typer.Typer:
+    root = typer.Typer()
+    knowledge.register(root)
+
+    @root.callback()
+    def _root() -> None:
+        """Test root."""
+
+    return root
+
+
+def test_check_builtin_files() -> None:
+    result = CliRunner().invoke(app(), ["knowledge", "check"])
+    assert result.exit_code == 0, result.output
+    assert "ok alectinib 1.0.0: 21 rules" in result.output
+
+
+def test_check_broken_file_names_it(tmp_path: Path) -> None:
+    broken = tmp_path / "pimasertib.toml"
+    text = (BUILTIN_DIR / "pimasertib.toml").read_text(encoding="utf-8")
+    broken.write_text(text.replace('decision = "flag-dlt"', 'decision = "flag"'), encoding="utf-8")
+    result = CliRunner().invoke(app(), ["knowledge", "check", str(broken)])
+    assert result.exit_code == 1
+    assert str(broken) in result.output and "decision" in result.output
+
+
+def test_list_with_site_directory(tmp_path: Path) -> None:
+    text = (BUILTIN_DIR / "pimasertib.toml").read_text(encoding="utf-8")
+    (tmp_path / "p.toml").write_text(
+        text.replace('version = "1.0.0"', 'version = "2.0.0"', 1), encoding="utf-8"
+    )
+    result = CliRunner().invoke(app(), ["knowledge", "list", "--dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert "pimasertib 2.0.0: 8 rules" in result.output
+    assert "alectinib 1.0.0" in result.output

@@ -1,0 +1,50 @@
+"""Database engines for the storage tests: a SQLite file, and PostgreSQL in a throw-away schema."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from service.storage.database import create_engine
+
+__all__ = ["BACKENDS", "engine_for"]
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@asynccontextmanager
+async def engine_for(backend: str, tmp_path: Path) -> AsyncIterator[AsyncEngine]:
+    """An empty database of the backend; PostgreSQL tests skip when no server is reachable."""
+    if backend == "sqlite":
+        engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'store.db'}")
+        try:
+            yield engine
+        finally:
+            await engine.dispose()
+        return
+    url = os.environ.get("TOXHOOKS_TEST_POSTGRES_URL")
+    if not url:
+        pytest.skip("TOXHOOKS_TEST_POSTGRES_URL is not set")
+    schema = f"toxhooks_test_{uuid.uuid4().hex[:12]}"
+    admin = create_async_engine(url)
+    try:
+        async with admin.begin() as conn:
+            await conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    except Exception as exc:  # unreachable server, refused login, missing database...
+        await admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable: {type(exc).__name__}")
+    engine = create_async_engine(url, connect_args={"server_settings": {"search_path": schema}})
+    try:
+        yield engine
+    finally:
+        await engine.dispose()
+        async with admin.begin() as conn:
+            await conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        await admin.dispose()

@@ -1,0 +1,143 @@
+"""The offline path (same pipeline as HTTP) and the `toxhooks` commands."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from cards.loader import load_knowledge
+from service.cli import app as cli
+from service.errors import MalformedRequest, PreconditionFailed
+from service.offline import evaluate_offline
+from service.settings import Settings
+from tests.service.conftest import MakeClient
+from tests.service.examples import hook_request
+from tests.service.fakes import FROZEN_NOW, FakeEngine, LabKnowledge
+from tests.service.spec import assert_valid_response, normalise_uuids
+
+GOLDEN = Path(__file__).parent / "golden"
+CASES = sorted(p.name for p in GOLDEN.iterdir() if (p / "request.json").exists())
+runner = CliRunner()
+
+
+@pytest.mark.parametrize("case", CASES)
+async def test_offline_matches_http(
+    case: str, make_client: MakeClient, svc_settings: Settings, fake_engine: FakeEngine
+) -> None:
+    spec = json.loads((GOLDEN / case / "request.json").read_text())
+    settings = svc_settings.model_copy(update={"public_base_url": "http://toxhooks.test"})
+    client = await make_client(settings)
+    over_http = (await client.post(f"/cds-services/{spec['service']}", json=spec["body"])).json()
+    offline = evaluate_offline(
+        spec["body"], settings=settings, knowledge=LabKnowledge(version="test-1"), now=FROZEN_NOW,
+        service_id=spec["service"],
+    )  # fmt: skip
+    assert normalise_uuids(offline) == normalise_uuids(over_http)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_real_knowledge_answers_are_valid(case: str, svc_settings: Settings) -> None:
+    """The built-in rules on every example: whatever they say must be a valid CDS response."""
+    spec = json.loads((GOLDEN / case / "request.json").read_text())
+    response = evaluate_offline(
+        spec["body"], settings=svc_settings, knowledge=load_knowledge(), now=FROZEN_NOW
+    )
+    assert_valid_response(response)
+
+
+def test_offline_raises_the_error_hierarchy(svc_settings: Settings) -> None:
+    with pytest.raises(MalformedRequest) as bad:
+        evaluate_offline({"hook": "patient-view"}, settings=svc_settings, knowledge=LabKnowledge())
+    assert bad.value.field == "hookInstance"
+    with pytest.raises(PreconditionFailed) as missing:
+        evaluate_offline(
+            hook_request("patient-view", prefetch={}), settings=svc_settings, knowledge=LabKnowledge()
+        )
+    assert missing.value.missing == ("labs",)
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("TOXHOOKS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TOXHOOKS_LOG_JSON", "false")
+    monkeypatch.delenv("TOXHOOKS_DEV", raising=False)
+    monkeypatch.delenv("TOXHOOKS_TRUSTED_ISSUERS", raising=False)
+    return tmp_path
+
+
+def test_evaluate_prints_the_response(cli_env: Path, fake_engine: FakeEngine) -> None:
+    path = cli_env / "request.json"
+    path.write_text(json.dumps(hook_request("order-sign")))
+    result = runner.invoke(cli, ["evaluate", str(path)])
+    assert result.exit_code == 0, result.output
+    body = json.loads(result.stdout)
+    assert_valid_response(body)
+    assert body["cards"][0]["summary"].startswith("Check toxicity before order-sign")
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ("{", "body"),
+        (json.dumps({"hook": "patient-view"}), "hookInstance"),
+        (json.dumps({"hook": "x"}), "hook"),
+    ],
+)
+def test_evaluate_errors_are_outcomes(content: str, field: str, cli_env: Path) -> None:
+    path = cli_env / "request.json"
+    path.write_text(content)
+    result = runner.invoke(cli, ["evaluate", str(path)])
+    assert result.exit_code == 1
+    outcome: dict[str, Any] = json.loads(result.stderr)
+    assert outcome["resourceType"] == "OperationOutcome"
+    assert outcome["issue"][0]["expression"] == [field]
+    assert result.stdout == ""
+
+
+def test_evaluate_missing_data_is_reported(cli_env: Path) -> None:
+    path = cli_env / "request.json"
+    path.write_text(json.dumps(hook_request("patient-view", prefetch={})))
+    result = runner.invoke(cli, ["evaluate", str(path)])
+    assert result.exit_code == 1
+    assert json.loads(result.stderr)["issue"][0]["expression"] == ["labs"]
+
+
+def test_serve_refuses_to_start_without_issuers(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Any] = []
+    monkeypatch.setattr("service.cli.serve.uvicorn.run", lambda *a, **k: started.append((a, k)))
+    result = runner.invoke(cli, ["serve"])
+    assert result.exit_code == 2
+    assert "refusing to start" in result.stderr and "trusted issuers" in result.stderr
+    assert started == []
+
+
+def test_serve_dev_binds_loopback_with_a_warning(cli_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    started: list[Any] = []
+    monkeypatch.setattr("service.cli.serve.uvicorn.run", lambda *a, **k: started.append(k))
+    result = runner.invoke(cli, ["serve", "--dev", "--port", "9123"])
+    assert result.exit_code == 0, result.output
+    assert "WITHOUT authentication" in result.stderr
+    assert started == [{"host": "127.0.0.1", "port": 9123, "log_config": None}]
+    refused = runner.invoke(cli, ["serve", "--dev", "--host", "0.0.0.0"])
+    assert refused.exit_code == 2
+
+
+def test_db_upgrade_and_feedback_stats(cli_env: Path) -> None:
+    assert runner.invoke(cli, ["db", "current"]).stdout.strip() == "none"
+    upgraded = runner.invoke(cli, ["db", "upgrade"])
+    assert upgraded.exit_code == 0 and "0001" in upgraded.stdout
+    assert runner.invoke(cli, ["db", "current"]).stdout.strip() == "0001"
+    stats = runner.invoke(cli, ["feedback", "stats"])
+    assert stats.exit_code == 0
+    assert "(no feedback stored)" in stats.stdout
+
+
+def test_help_documents_every_command() -> None:
+    result = runner.invoke(cli, ["--help"])
+    for command in ("serve", "evaluate", "feedback", "db"):
+        assert command in result.stdout
+    assert "--fhir-server" in runner.invoke(cli, ["evaluate", "--help"]).stdout

@@ -1,0 +1,217 @@
+"""Prefetch completion against a respx-mocked FHIR server: each case the spec lets a client send."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+import pytest
+import respx
+
+from tests.service.conftest import MakeClient
+from tests.service.examples import (
+    FHIR,
+    PATIENT,
+    bundle,
+    ck_observation,
+    draft_order,
+    full_prefetch,
+    hook_request,
+)
+from tests.service.fakes import FakeEngine
+from tests.service.spec import assert_valid_response
+
+TOKEN = "secret-access-token-123"
+PV = "/cds-services/toxhooks-patient-view"
+
+
+@pytest.fixture
+def fhir() -> Iterator[respx.MockRouter]:
+    """The EHR's FHIR server; an unexpected call fails the test."""
+    with respx.mock(base_url=FHIR, assert_all_called=False) as router:
+        yield router
+
+
+@pytest.fixture
+def seen(monkeypatch: pytest.MonkeyPatch) -> list[Mapping[str, Any]]:
+    """The resources the pipeline hands to terminology."""
+    import service.pipeline
+
+    captured: list[Mapping[str, Any]] = []
+    original = service.pipeline.build_facts
+
+    def recording(resources: Any, **kwargs: Any) -> Any:
+        items = list(resources)
+        captured.extend(items)
+        return original(items, **kwargs)
+
+    monkeypatch.setattr("service.pipeline.build_facts", recording)
+    return captured
+
+
+def ids(resources: list[Mapping[str, Any]], kind: str) -> list[str]:
+    return sorted(str(r["id"]) for r in resources if r["resourceType"] == kind)
+
+
+async def test_complete_prefetch_needs_no_fetch(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", fhir_server=True))
+    assert response.status_code == 200
+    assert not fhir.calls
+    assert fake_engine.requests[0].unavailable == ()
+    assert ids(seen, "Observation") == ["ck-1", "ck-2"]
+    assert ids(seen, "Patient") == [PATIENT]
+
+
+async def test_missing_key_is_fetched_with_the_bearer_token(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    prefetch = full_prefetch()
+    del prefetch["labs"]
+    route = fhir.get("/Observation").mock(
+        return_value=httpx.Response(200, json=bundle(ck_observation("ck-9", 900)))
+    )
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch, fhir_server=True))
+    assert response.status_code == 200
+    request = route.calls.last.request
+    assert request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert request.url.params["patient"] == PATIENT
+    assert request.url.params["code"] == "http://loinc.org|2157-6"
+    assert request.url.params["date"] == "ge2025-03-14"
+    assert ids(seen, "Observation") == ["ck-9"]
+    assert fake_engine.requests[0].unavailable == ()
+
+
+@pytest.mark.parametrize("empty", [None, bundle()], ids=["null", "empty-bundle"])
+async def test_null_and_empty_bundle_mean_no_data(
+    empty: Any, make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine
+) -> None:
+    prefetch = {**full_prefetch(), "labs": empty, "conditions": empty}
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch, fhir_server=True))
+    assert response.status_code == 200
+    assert not fhir.calls  # "no data" is an answer, not a gap to fill
+    assert fake_engine.requests[0].unavailable == ()
+    assert fake_engine.requests[0].facts.labs == {}
+
+
+async def test_operation_outcome_is_fetched_again(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    prefetch = {**full_prefetch(), "labs": outcome}
+    route = fhir.get("/Observation").mock(
+        return_value=httpx.Response(200, json=bundle(ck_observation("ck-5", 50)))
+    )
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch, fhir_server=True))
+    assert response.status_code == 200
+    assert route.called
+    assert ids(seen, "Observation") == ["ck-5"]
+
+
+async def test_operation_outcome_without_fhir_server_is_412_naming_the_key(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    outcome = {"resourceType": "OperationOutcome", "issue": [{"severity": "error", "code": "timeout"}]}
+    client = await make_client()
+    response = await client.post(
+        PV, json=hook_request("patient-view", prefetch={**full_prefetch(), "labs": outcome})
+    )
+    assert response.status_code == 412
+    body = response.json()
+    assert body["resourceType"] == "OperationOutcome"
+    assert body["issue"][0]["expression"] == ["labs"]
+
+
+async def test_paged_prefetch_bundle_is_followed(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    page2 = f"{FHIR}/Observation?_page=2"
+    page3 = f"{FHIR}/Observation?_page=3"
+    prefetch = {**full_prefetch(), "labs": bundle(ck_observation("ck-1", 100), next_url=page2)}
+    fhir.get("/Observation", params={"_page": "2"}).mock(
+        return_value=httpx.Response(200, json=bundle(ck_observation("ck-2", 200), next_url=page3))
+    )
+    fhir.get("/Observation", params={"_page": "3"}).mock(
+        return_value=httpx.Response(200, json=bundle(ck_observation("ck-3", 300)))
+    )
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch, fhir_server=True))
+    assert response.status_code == 200
+    assert ids(seen, "Observation") == ["ck-1", "ck-2", "ck-3"]
+    assert fake_engine.requests[0].unavailable == ()
+
+
+async def test_paged_prefetch_without_server_reports_the_gap(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    prefetch = {
+        **full_prefetch(),
+        "labs": bundle(ck_observation("ck-1", 100), next_url=f"{FHIR}/Observation?p=2"),
+    }
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch))
+    assert response.status_code == 200
+    assert fake_engine.requests[0].unavailable == ("labs (further pages)",)
+    assert "labs (further pages)" in response.json()["cards"][-1]["detail"]
+
+
+async def test_medication_reference_is_resolved_from_the_server(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.pipeline
+
+    medications_seen: list[Mapping[str, Any]] = []
+    original = service.pipeline.read_order
+
+    def recording(resource: Any, **kwargs: Any) -> Any:
+        medications_seen.append(dict(kwargs["medications"]))
+        return original(resource, **kwargs)
+
+    monkeypatch.setattr("service.pipeline.read_order", recording)
+    medication = {"resourceType": "Medication", "id": "med-9", "code": {"text": "alectinib"}}
+    route = fhir.get("/Medication/med-9").mock(return_value=httpx.Response(200, json=medication))
+    order = draft_order("mr-1", medication={"medicationReference": {"reference": "Medication/med-9"}})
+    client = await make_client()
+    body = hook_request("order-sign", drafts=[order], fhir_server=True)
+    response = await client.post("/cds-services/toxhooks-order-sign", json=body)
+    assert response.status_code == 200
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert medications_seen[0]["Medication/med-9"] == medication
+    assert fake_engine.requests[0].unavailable == ()
+    assert_valid_response(response.json())
+
+
+async def test_unresolvable_medication_reference_is_named(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    order = draft_order("mr-1", medication={"medicationReference": {"reference": "Medication/med-404"}})
+    client = await make_client()
+    response = await client.post(
+        "/cds-services/toxhooks-order-sign", json=hook_request("order-sign", drafts=[order])
+    )
+    assert response.status_code == 200
+    assert fake_engine.requests[0].unavailable == ("Medication/med-404",)
+    assert "Medication/med-404" in response.json()["cards"][-1]["detail"]
+
+
+async def test_missing_keys_without_fhir_server(make_client: MakeClient, fake_engine: FakeEngine) -> None:
+    client = await make_client()
+    partial = {"labs": full_prefetch()["labs"]}
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=partial))
+    assert response.status_code == 200
+    assert set(fake_engine.requests[0].unavailable) == {
+        "patient",
+        "medications",
+        "conditions",
+        "adverseEvents",
+    }
+
+    response = await client.post(PV, json=hook_request("patient-view", prefetch={}))
+    assert response.status_code == 412
+    assert response.json()["issue"][0]["expression"] == ["labs"]

@@ -1,0 +1,200 @@
+"""Authentication through the HTTP app: bare 401s, the exact URL as audience, open health checks, CORS."""
+
+from __future__ import annotations
+
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import respx
+from fastapi import FastAPI
+
+from service.app import create_app
+from service.settings import Settings, TrustedIssuer
+from tests.service.test_auth_ehr import SANDBOX_ISS, SANDBOX_JKU, Ehr
+
+BASE = "https://toxhooks.example.org"
+PUBLIC_BASE = "https://cds.example-hospital.org/toxhooks"
+PATIENT_VIEW = "/cds-services/toxhooks-patient-view"
+FEEDBACK = "/cds-services/toxhooks-patient-view/feedback"
+PREFETCH_KEYS = ("labs", "medications", "conditions", "adverseEvents")
+BARE_401 = {
+    "resourceType": "OperationOutcome",
+    "issue": [{"severity": "error", "code": "login", "diagnostics": "authentication failed"}],
+}
+
+
+def hook_request() -> dict[str, Any]:
+    """A patient-view call with everything prefetched (an empty record)."""
+    prefetch: dict[str, Any] = {key: {"resourceType": "Bundle", "type": "searchset"} for key in PREFETCH_KEYS}
+    prefetch["patient"] = {"resourceType": "Patient", "id": "p1"}
+    return {
+        "hook": "patient-view",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {"userId": "Practitioner/1", "patientId": "p1"},
+        "prefetch": prefetch,
+    }
+
+
+def feedback_request() -> dict[str, Any]:
+    entry = {"card": str(uuid.uuid4()), "outcome": "accepted", "outcomeTimestamp": "2026-11-22T04:00:00Z"}
+    return {"feedback": [entry]}
+
+
+@pytest.fixture
+def sandbox() -> Ehr:
+    return Ehr(SANDBOX_ISS, jku=SANDBOX_JKU)
+
+
+@pytest.fixture
+def jwks_online(sandbox: Ehr) -> Iterator[respx.MockRouter]:
+    with respx.mock(assert_all_called=False) as router:
+        router.get(SANDBOX_JKU).respond(200, json=sandbox.jwks())
+        yield router
+
+
+async def running(settings: Settings) -> AsyncIterator[tuple[FastAPI, httpx.AsyncClient]]:
+    async with httpx.AsyncClient() as outbound:
+        app = create_app(settings, http_client=outbound)
+        async with app.router.lifespan_context(app):
+            transport = httpx.ASGITransport(app=app)
+            async with httpx.AsyncClient(transport=transport, base_url=BASE) as client:
+                yield app, client
+
+
+def secure_settings(tmp_path: Path, **values: Any) -> Settings:
+    return Settings(
+        trusted_issuers=[TrustedIssuer(iss=SANDBOX_ISS, jku=[SANDBOX_JKU])],
+        database_url=f"sqlite+aiosqlite:///{tmp_path / 'toxhooks.db'}",
+        log_level="WARNING",
+        **values,
+    )
+
+
+@pytest.fixture
+async def client(tmp_path: Path, jwks_online: respx.MockRouter) -> AsyncIterator[httpx.AsyncClient]:
+    async for _, client in running(secure_settings(tmp_path)):
+        yield client
+
+
+def token(ehr: Ehr, audience: str, **claims: Any) -> dict[str, str]:
+    now = int(time.time())
+    return {"Authorization": ehr.bearer(audience, iat=now, exp=now + 300, **claims)}
+
+
+@pytest.mark.parametrize(
+    ("path", "body"), [(PATIENT_VIEW, hook_request), (FEEDBACK, feedback_request)], ids=["hook", "feedback"]
+)
+async def test_good_token_for_the_exact_url_is_served(
+    client: httpx.AsyncClient, sandbox: Ehr, path: str, body: Any
+) -> None:
+    response = await client.post(path, json=body(), headers=token(sandbox, BASE + path))
+    assert response.status_code == 200, response.text
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {},
+        {"Authorization": "Bearer not-a-jwt"},
+        {"Authorization": "Basic dXNlcjpwYXNz"},
+    ],
+    ids=["missing", "garbage", "basic"],
+)
+@pytest.mark.parametrize(("path", "body"), [(PATIENT_VIEW, hook_request), (FEEDBACK, feedback_request)])
+async def test_refusals_are_a_bare_401(
+    client: httpx.AsyncClient, headers: dict[str, str], path: str, body: Any
+) -> None:
+    response = await client.post(path, json=body(), headers=headers)
+    assert response.status_code == 401
+    assert response.json() == BARE_401
+    assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_token_for_another_service_is_refused(client: httpx.AsyncClient, sandbox: Ehr) -> None:
+    other = token(sandbox, BASE + "/cds-services/toxhooks-order-sign")
+    response = await client.post(PATIENT_VIEW, json=hook_request(), headers=other)
+    assert response.status_code == 401 and response.json() == BARE_401
+
+
+async def test_token_for_the_feedback_url_does_not_open_the_service(
+    client: httpx.AsyncClient, sandbox: Ehr
+) -> None:
+    response = await client.post(PATIENT_VIEW, json=hook_request(), headers=token(sandbox, BASE + FEEDBACK))
+    assert response.status_code == 401
+
+
+async def test_replayed_token_is_refused(client: httpx.AsyncClient, sandbox: Ehr) -> None:
+    headers = token(sandbox, BASE + PATIENT_VIEW)
+    assert (await client.post(PATIENT_VIEW, json=hook_request(), headers=headers)).status_code == 200
+    replay = await client.post(PATIENT_VIEW, json=hook_request(), headers=headers)
+    assert replay.status_code == 401 and replay.json() == BARE_401
+
+
+async def test_unknown_service_is_not_revealed_before_authentication(client: httpx.AsyncClient) -> None:
+    response = await client.post("/cds-services/does-not-exist", json=hook_request())
+    assert response.status_code == 401
+
+
+async def test_health_endpoints_need_no_token(client: httpx.AsyncClient) -> None:
+    assert (await client.get("/healthz")).status_code == 200
+    assert (await client.get("/readyz")).status_code == 200
+
+
+async def test_refusal_log_names_the_reason_not_the_token(
+    client: httpx.AsyncClient, sandbox: Ehr, caplog: pytest.LogCaptureFixture
+) -> None:
+    headers = token(sandbox, BASE + "/cds-services/toxhooks-order-sign")
+    with caplog.at_level(logging.INFO):
+        await client.post(PATIENT_VIEW, json=hook_request(), headers=headers)
+    assert "audience" in caplog.text
+    jwt = headers["Authorization"].removeprefix("Bearer ")
+    for part in jwt.split("."):
+        assert part not in caplog.text
+
+
+async def test_behind_a_proxy_the_audience_is_the_public_url(
+    tmp_path: Path, sandbox: Ehr, jwks_online: respx.MockRouter
+) -> None:
+    async for _, client in running(secure_settings(tmp_path, public_base_url=PUBLIC_BASE)):
+        public = await client.post(
+            PATIENT_VIEW, json=hook_request(), headers=token(sandbox, PUBLIC_BASE + PATIENT_VIEW)
+        )
+        assert public.status_code == 200, public.text
+        internal = await client.post(
+            PATIENT_VIEW, json=hook_request(), headers=token(sandbox, BASE + PATIENT_VIEW)
+        )
+        assert internal.status_code == 401
+
+
+async def test_cors_is_off_by_default(client: httpx.AsyncClient) -> None:
+    preflight = await client.options(
+        PATIENT_VIEW,
+        headers={"Origin": "https://sandbox.cds-hooks.org", "Access-Control-Request-Method": "POST"},
+    )
+    assert "access-control-allow-origin" not in preflight.headers
+
+
+async def test_cors_allows_only_listed_origins(tmp_path: Path, jwks_online: respx.MockRouter) -> None:
+    allowed = "https://sandbox.cds-hooks.org"
+    async for _, client in running(secure_settings(tmp_path, cors_origins=[allowed])):
+        ask = {"Access-Control-Request-Method": "POST", "Access-Control-Request-Headers": "authorization"}
+        ok = await client.options(PATIENT_VIEW, headers={"Origin": allowed, **ask})
+        assert ok.status_code == 200
+        assert ok.headers["access-control-allow-origin"] == allowed
+        other = await client.options(PATIENT_VIEW, headers={"Origin": "https://evil.example.net", **ask})
+        assert other.headers.get("access-control-allow-origin") != "https://evil.example.net"
+        assert "access-control-allow-origin" not in other.headers
+
+
+async def test_discovery_needs_a_token_like_every_call_but_health(
+    client: httpx.AsyncClient, sandbox: Ehr
+) -> None:
+    assert (await client.get("/cds-services")).status_code == 401
+    ok = await client.get("/cds-services", headers=token(sandbox, BASE + "/cds-services"))
+    assert ok.status_code == 200

@@ -1,0 +1,186 @@
+"""Cross-cutting behaviour of the app: do-not-nag-twice, issued-card records, health, CORS, auth seam."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from service.auth import Principal
+from service.dedupe import ShownCards
+from service.errors import AuthenticationFailed
+from service.settings import Settings
+from service.storage.tables import issued_cards
+from tests.service.conftest import MakeClient
+from tests.service.examples import PATIENT, draft_order, hook_request
+from tests.service.fakes import FakeEngine
+from tests.service.test_feedback_api import state_of
+
+SELECT = "/cds-services/toxhooks-order-select"
+SIGN = "/cds-services/toxhooks-order-sign"
+PV = "/cds-services/toxhooks-patient-view"
+
+
+def summaries(response: httpx.Response) -> list[str]:
+    assert response.status_code == 200, response.text
+    return [card["summary"] for card in response.json()["cards"]]
+
+
+async def test_order_sign_does_not_repeat_an_order_select_card(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    client = await make_client()
+    drafts = [draft_order("mr-1"), draft_order("mr-2")]
+    shown = summaries(await client.post(SELECT, json=hook_request("order-select", drafts=drafts)))
+    assert len(shown) == 2
+    signed = summaries(await client.post(SIGN, json=hook_request("order-sign", drafts=drafts)))
+    assert signed == []  # both already shown for this patient and these drafts
+    other = hook_request("order-sign", drafts=drafts)
+    other["context"]["patientId"] = "p-2002"
+    assert len(summaries(await client.post(SIGN, json=other))) == 2
+
+
+def test_shown_cards_expire_after_the_ttl() -> None:
+    now = [1000.0]
+    shown = ShownCards(ttl_s=60, clock=lambda: now[0])
+    shown.remember(PATIENT, ["k1"])
+    assert shown.shown(PATIENT, ["k1", "k2"]) == {"k1"}
+    assert shown.shown("someone-else", ["k1"]) == set()
+    now[0] += 61
+    assert shown.shown(PATIENT, ["k1"]) == set()
+
+
+def test_shown_cards_stay_bounded() -> None:
+    shown = ShownCards(ttl_s=60, clock=lambda: 0.0, limit=3)
+    for key in ("a", "b", "c", "d", "e"):
+        shown.remember(PATIENT, [key])
+    assert len(shown.shown(PATIENT, ["a", "b", "c", "d", "e"])) <= 3
+    assert "e" in shown.shown(PATIENT, ["e"])
+
+
+async def test_issued_cards_are_recorded_with_their_rules(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    client = await make_client()
+    cards = (await client.post(SIGN, json=hook_request("order-sign"))).json()["cards"]
+    await state_of(client).recorder.flush()
+    async with state_of(client).engine.connect() as conn:
+        rows = (await conn.execute(select(issued_cards))).mappings().all()
+    assert [(r["card_uuid"], r["service_id"], r["drug"], r["decision"], r["rule_ids"]) for r in rows] == [
+        (cards[0]["uuid"], "toxhooks-order-sign", "alectinib", "withhold", '["test.withhold"]')
+    ]
+
+
+async def test_health_endpoints(make_client: MakeClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = await make_client()
+    assert (await client.get("/healthz")).json() == {"status": "ok"}
+    ready = await client.get("/readyz")
+    assert ready.status_code == 200 and ready.json()["knowledge"] == "test-1"
+
+    async def down() -> None:
+        raise OSError("database gone")
+
+    monkeypatch.setattr(state_of(client).store, "ping", down)
+    not_ready = await client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.json()["database"] == "unreachable"
+
+
+async def test_cors_follows_the_settings(make_client: MakeClient, svc_settings: Settings) -> None:
+    origin = "https://sandbox.cds-hooks.org"
+    preflight = {"Origin": origin, "Access-Control-Request-Method": "POST"}
+    closed = await make_client()
+    response = await closed.options(PV, headers=preflight)
+    assert "access-control-allow-origin" not in response.headers
+    open_ = await make_client(svc_settings.model_copy(update={"cors_origins": [origin]}))
+    response = await open_.options(PV, headers=preflight)
+    assert response.headers["access-control-allow-origin"] == origin
+    response = await open_.get("/cds-services", headers={"Origin": "https://evil.example.com"})
+    assert "access-control-allow-origin" not in response.headers
+
+
+class RecordingAuthenticator:
+    """Accepts one token and remembers the audiences it was asked about."""
+
+    def __init__(self) -> None:
+        self.audiences: list[str] = []
+
+    async def authenticate(self, authorization: str | None, audience: str) -> Principal:
+        self.audiences.append(audience)
+        if authorization != "Bearer good":
+            raise AuthenticationFailed("bad-signature")
+        return Principal(issuer="https://ehr.example.org")
+
+
+@pytest.fixture
+def recording_auth(monkeypatch: pytest.MonkeyPatch) -> RecordingAuthenticator:
+    auth = RecordingAuthenticator()
+    monkeypatch.setattr("service.app.build_authenticator", lambda settings, client: auth)
+    return auth
+
+
+async def test_hooks_and_feedback_are_authenticated_with_the_url_called(
+    make_client: MakeClient, recording_auth: RecordingAuthenticator, fake_engine: FakeEngine
+) -> None:
+    client = await make_client()
+    refused = await client.post(PV, json=hook_request("patient-view"))
+    assert refused.status_code == 401
+    assert refused.headers["www-authenticate"] == "Bearer"
+    assert "bad-signature" not in refused.text
+    ok = await client.post(PV, json=hook_request("patient-view"), headers={"Authorization": "Bearer good"})
+    assert ok.status_code == 200
+    feedback = await client.post(f"{PV}/feedback", json={"feedback": []})
+    assert feedback.status_code == 401
+    assert recording_auth.audiences == [
+        "http://toxhooks.test/cds-services/toxhooks-patient-view",
+        "http://toxhooks.test/cds-services/toxhooks-patient-view",
+        "http://toxhooks.test/cds-services/toxhooks-patient-view/feedback",
+    ]
+
+
+async def test_public_base_url_sets_the_audience_and_smart_link(
+    make_client: MakeClient,
+    svc_settings: Settings,
+    recording_auth: RecordingAuthenticator,
+    fake_engine: FakeEngine,
+) -> None:
+    settings = svc_settings.model_copy(update={"public_base_url": "https://cds.example.org/toxhooks/"})
+    client = await make_client(settings)
+    response = await client.post(
+        PV, json=hook_request("patient-view"), headers={"Authorization": "Bearer good"}
+    )
+    assert recording_auth.audiences == ["https://cds.example.org/toxhooks/cds-services/toxhooks-patient-view"]
+    link = response.json()["cards"][0]["links"][0]
+    assert link["url"] == "https://cds.example.org/toxhooks/smart/launch"
+
+
+async def test_health_and_discovery_are_open(
+    make_client: MakeClient, recording_auth: RecordingAuthenticator
+) -> None:
+    client = await make_client()
+    for path in ("/healthz", "/readyz", "/cds-services"):
+        assert (await client.get(path)).status_code == 200
+    assert recording_auth.audiences == []
+
+
+def test_production_settings_without_issuers_refuse_to_start(svc_settings: Settings) -> None:
+    from service.app import create_app
+    from service.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="trusted issuers"):
+        create_app(svc_settings.model_copy(update={"dev": False}))
+
+
+async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: MakeClient) -> None:
+    client = await make_client()
+    services: list[dict[str, Any]] = (await client.get("/cds-services")).json()["services"]
+    assert {s["hook"] for s in services} == {"order-select", "order-sign", "patient-view"}
+    for service in services:
+        assert service["id"] and service["description"] and service["title"] and service["usageRequirements"]
+        assert service["version"] == "test-1"
+        prefetch = service["prefetch"]
+        assert set(prefetch) == {"patient", "labs", "medications", "conditions", "adverseEvents"}
+        assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
+        assert "status=active" in prefetch["medications"]
+        assert "config" not in service and "required" not in service  # private config is stripped
