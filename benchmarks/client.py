@@ -160,11 +160,14 @@ class _Recorder:
         self.statuses: Counter[str] = Counter()
         self.per_target: Counter[str] = Counter()
 
-    def record(self, target: Target, status: int | None, latency_s: float, error: str | None) -> None:
-        """Record one completed (or failed) request."""
+    def record(
+        self, target: Target, status: int | None, latency_s: float, error: str | None, *, timed: bool = True
+    ) -> None:
+        """Record one completed (or failed) request; `timed` False counts it without a latency sample."""
         self.result.requests += 1
         self.per_target[target.name or target.path] += 1
-        self.latencies.append(latency_s * 1000)
+        if timed:
+            self.latencies.append(latency_s * 1000)
         self.statuses[str(status) if status is not None else "transport-error"] += 1
         if error is not None or status is None or status >= 400:
             self.result.errors += 1
@@ -224,8 +227,10 @@ async def run_saturation(
                     sent += 1
                 status, error = await _one(conn, encoded[id(target)])
                 finished = clock()
-                if began >= measure_from and finished <= deadline:
-                    recorder.record(target, status, finished - began, error)
+                # Throughput counts every completion inside the window (steady state even for slow
+                # requests); latency only those sent inside it.
+                if measure_from <= finished <= deadline:
+                    recorder.record(target, status, finished - began, error, timed=began >= measure_from)
         finally:
             conn.close()
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import uuid
 from dataclasses import dataclass
@@ -17,6 +18,7 @@ __all__ = [
     "order_sign_request",
     "patient_view_request",
     "reference_set",
+    "with_si_creatinine",
 ]
 
 DEFAULT_SEED = 20260501
@@ -34,6 +36,7 @@ _MDRAE = "http://terminology.hl7.org/CodeSystem/MDRAE"
 _CTCAE_GRADE_EXT = "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade"
 _CTCAE_GRADE_CS = "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system"
 _OBS_CATEGORY = "http://terminology.hl7.org/CodeSystem/observation-category"
+_CREATININE_UMOL_PER_MG_DL = 88.42  # 1 mg/dL creatinine = 88.42 umol/L (molar mass 113.12 g/mol)
 
 
 @dataclass(frozen=True, slots=True)
@@ -436,3 +439,24 @@ def reference_set(*, seed: int = DEFAULT_SEED, anchor: date = DEFAULT_ANCHOR) ->
         ReferenceRequest("order-sign-2000", "order-sign", order_sign_request(2000, seed=seed, anchor=anchor)),
         ReferenceRequest("patient-view-3", "patient-view", patient_view_request(seed=seed, anchor=anchor)),
     )
+
+
+def with_si_creatinine(body: dict[str, Any]) -> dict[str, Any]:
+    """A copy whose creatinine results are in umol/L (LOINC 14682-9), as many European labs send them.
+
+    Used to time the first request that needs a unit conversion.
+    """
+    copy: dict[str, Any] = json.loads(json.dumps(body))
+    bundles = [v for v in copy["prefetch"].values() if v.get("resourceType") == "Bundle"]
+    for obs in (e["resource"] for bundle in bundles for e in bundle.get("entry", [])):
+        if obs["resourceType"] != "Observation" or obs["code"]["coding"][0]["code"] != "2160-0":
+            continue
+        obs["code"]["coding"][0].update(
+            code="14682-9", display="Creatinine [Moles/volume] in Serum or Plasma"
+        )
+        obs["valueQuantity"] = _quantity(
+            round(obs["valueQuantity"]["value"] * _CREATININE_UMOL_PER_MG_DL, 0), "umol/L"
+        )
+        high = obs["referenceRange"][0]["high"]["value"]
+        obs["referenceRange"] = [{"high": _quantity(round(high * _CREATININE_UMOL_PER_MG_DL, 0), "umol/L")}]
+    return copy

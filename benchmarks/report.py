@@ -159,6 +159,10 @@ def _rows(doc: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str, 
             )
         )
     rows.append(("floor start to /readyz (s)", _fmt(_get(doc, "startup_s", "floor")), "", ""))
+    for name, check in (doc.get("responses") or {}).items():
+        rows.append(
+            (f"service first call after start, {name} (ms)", _fmt(check.get("first_call_ms"), 0), "", "")
+        )
     boot = doc.get("startup_breakdown") or {}
     steps = ("import_service_app_s", "load_knowledge_s", "load_ctcae_table_s", "create_app_s")
     rows.append(
@@ -222,7 +226,8 @@ def format_text(doc: dict[str, Any]) -> str:
             lines.append(f"  {name} errors: {st['errors']}")
     m = doc.get("machine", {})
     lines.append(
-        f"\nmachine: {m.get('nproc')} CPU, {m.get('cpu_model')}, {m.get('memory_gib')} GiB, "
+        f"load average at start/end: {m.get('load_average_at_start')} / {m.get('load_average_at_end')}\n"
+        f"machine: {m.get('nproc')} CPU, {m.get('cpu_model')}, {m.get('memory_gib')} GiB, "
         f"Python {m.get('python')}"
     )
     return "\n".join(lines)

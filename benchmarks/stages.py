@@ -171,33 +171,39 @@ def time_stages(name: str, body: Mapping[str, Any], *, budget_s: float = 2.0) ->
     pipeline = _Pipeline(body)
     steps: dict[str, Callable[[], object]] = {stage: getattr(pipeline, stage) for stage in STAGES}
     errors: dict[str, str] = {}
-    # One untimed pass warms caches and tells how many repetitions fit in the budget.
-    start = time.perf_counter()
-    for stage, fn in steps.items():
+    # One untimed pass finds failing stages and warms caches.
+    for stage, fn in [*steps.items(), ("whole", pipeline.whole)]:
         try:
             fn()
         except Exception as exc:  # a stage not written yet must not stop the benchmark
             errors[stage] = f"{type(exc).__name__}: {exc}"
-            break
+            if stage != "whole":
+                break
+    working = {k: v for k, v in steps.items() if k not in errors and not _after_error(k, errors)}
+    if "whole" not in errors:
+        working["whole"] = pipeline.whole
+    start = time.perf_counter()  # the first pass was cold (lazy caches): time a warm one
+    for fn in working.values():
+        fn()
     once = max(time.perf_counter() - start, 1e-4)
-    repetitions = max(3, min(500, int(budget_s / 2 / once)))
-    # Minimum of the repetitions: the cost with the least interference from other processes on a
-    # shared machine (the median is kept in the whole-path figures).
-    timings: dict[str, float] = {}
-    for stage, fn in steps.items():
-        if stage in errors:
-            break
-        timings[stage] = min(_samples_ms(fn, repetitions))
-    whole: float | None = None
-    whole_min: float | None = None
-    try:
-        pipeline.whole()
-        samples = _samples_ms(pipeline.whole, repetitions)
-        whole, whole_min = statistics.median(samples), min(samples)
-    except Exception as exc:
-        errors["whole"] = f"{type(exc).__name__}: {exc}"
+    repetitions = max(3, min(500, int(budget_s / once)))
+    # Round robin (each repetition runs every stage, then the whole path) so that load from other
+    # processes hits stages and whole path alike; the minimum is the least disturbed sample.
+    samples: dict[str, list[float]] = {k: [] for k in working}
+    for _ in range(repetitions):
+        for stage, fn in working.items():
+            samples[stage] += _samples_ms(fn, 1)
+    timings = {k: min(v) for k, v in samples.items() if k != "whole"}
+    whole = statistics.median(samples["whole"]) if "whole" in samples else None
+    whole_min = min(samples["whole"]) if "whole" in samples else None
     cards = len(pipeline.state.get("response", {}).get("cards", pipeline.state.get("cards", ())))
     return StageTimings(name, repetitions, timings, whole, cards, errors, whole_min)
+
+
+def _after_error(stage: str, errors: dict[str, str]) -> bool:
+    """True when an earlier stage failed (later stages need its output)."""
+    failed = [STAGES.index(k) for k in errors if k in STAGES]
+    return bool(failed) and STAGES.index(stage) > min(failed)
 
 
 def profile_request(body: Mapping[str, Any], *, repetitions: int = 20, top: int = 25) -> list[str]:

@@ -9,7 +9,16 @@ from datetime import datetime
 from cards.model import EvaluationRequest
 from terminology.model import GradedEvent, MedicationOrder
 
-__all__ = ["Context", "Outcome", "Row", "Subject", "fmt_date"]
+__all__ = ["Context", "Outcome", "Row", "Subject", "align", "fmt_date"]
+
+
+def align(moment: datetime, like: datetime) -> datetime:
+    """`moment` made comparable with `like`: a naive time is read in `like`'s zone (and vice versa)."""
+    if moment.tzinfo is None and like.tzinfo is not None:
+        return moment.replace(tzinfo=like.tzinfo)
+    if moment.tzinfo is not None and like.tzinfo is None:
+        return moment.replace(tzinfo=None)
+    return moment
 
 
 def fmt_date(moment: datetime | None) -> str:

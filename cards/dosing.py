@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from cards.context import align
 from cards.schema import DoseLadder, DoseLevel
 from terminology.model import Dose, MedicationOrder
 
@@ -52,5 +53,8 @@ def reference_order(
         if (when := o.start or o.authored_on) is not None
     ]
     if before is not None:
-        dated = [(when, o) for when, o in dated if when <= before] or dated
-    return max(dated, key=lambda pair: pair[0])[1] if dated else None
+        dated = [(when, o) for when, o in dated if align(when, before) <= before] or dated
+    if not dated:
+        return None
+    like = dated[0][0]
+    return max(dated, key=lambda pair: align(pair[0], like))[1]

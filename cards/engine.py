@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from cards.context import Context, Subject
+from cards.context import Context, Subject, align
 from cards.dosing import describe, reduce_from, reference_order
 from cards.findings import CATEGORY, Finding, Plan, severity
 from cards.loader import DrugKnowledge, KnowledgeBase
@@ -18,14 +18,15 @@ _CATEGORY_ORDER = ("management", "dose-range", "flag-dlt", "prophylaxis", "monit
 _ORDER_HOOKS = ("order-select", "order-sign")
 
 
-def _when(order: MedicationOrder) -> datetime | None:
-    return order.start or order.authored_on
+def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
+    moment = order.start or order.authored_on
+    return align(moment, like) if moment is not None and like is not None else moment
 
 
 def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
     """Orders of `drug` the hook is about: the drafts (order hooks) or the active order (patient-view)."""
     on_record = [m for m in request.facts.medications if m.drug and m.drug.drug == drug]
-    starts = [t for m in on_record if (t := _when(m)) is not None]
+    starts = [t for m in on_record if (t := _when(m, request.now)) is not None]
     first = min(starts) if starts else None
     if request.hook in _ORDER_HOOKS:
         drafts = [d for d in request.draft_orders if d.drug and d.drug.drug == drug]
@@ -34,14 +35,17 @@ def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
             drafts = chosen or drafts
         return [
             Subject(
-                drug=drug, order=d, therapy_start=first or _when(d) or request.now, new_start=not on_record
+                drug=drug,
+                order=d,
+                therapy_start=first or _when(d, request.now) or request.now,
+                new_start=not on_record,
             )
             for d in drafts
         ]
     active = [m for m in on_record if m.status == "active"]
     if not active:
         return []
-    latest = max(active, key=lambda m: (_when(m) is not None, _when(m) or request.now))
+    latest = max(active, key=lambda m: (_when(m) is not None, _when(m, request.now) or request.now))
     return [Subject(drug=drug, order=latest, therapy_start=first, new_start=False)]
 
 

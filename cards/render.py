@@ -7,6 +7,7 @@ import json
 from collections.abc import Sequence
 
 from cards.context import Row
+from cards.dosing import describe
 from cards.findings import Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
 from cards.schedule import monitoring_dates
@@ -72,8 +73,9 @@ def _summary(plan: Plan, grade: int | None) -> str:
     phrase = _PHRASES[plan.decision]
     if plan.decision == "check":
         phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if confirmed)"
-    if lead.target is not None and lead.note:
-        level = lead.note.split(",")[0]
+    if lead.target is not None:
+        unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
+        level = describe(lead.target.dose, lead.target.per_day, unit)
         phrase = f"resume at {level}" if plan.decision == "resume-reduced" else f"{phrase}, then {level}"
     elif lead.note and plan.decision == "discontinue":
         phrase += f" ({lead.note})"
@@ -115,7 +117,8 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
     spec = plan.knowledge.spec
     lead = plan.lead
     lines = [f"**{spec.title}: {_PHRASES[plan.decision]}**", ""]
-    lines.append(_finding_line(lead))
+    if plan.fired:  # a pending lead is shown under "Check" with its condition
+        lines.append(_finding_line(lead))
     if lead.rule.spec.advice:
         lines.append(f"  {lead.rule.spec.advice}")
     if not lead.rule.spec.verified or (
@@ -222,7 +225,7 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     behaviour = None
     if suggestions:
         # Protocols and alternative agents exclude each other; supportive orders combine.
-        exclusive = plan.decision in ("desensitize", "contraindicated", "switch-agent")
+        exclusive = any(f.decision in ("desensitize", "contraindicated", "switch-agent") for f in plan.fired)
         behaviour = "at-most-one" if exclusive and plan.category == "management" else "any"
     card = Card(
         summary=_summary(plan, grade),

@@ -128,8 +128,8 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
             if protocol.offer:
                 out.append(_protocol_suggestion(plan, request, protocol, stop))
     alternatives = [s for f in plan.fired for s in f.rule.spec.suggest]
-    if decision in ("contraindicated", "switch-agent"):
-        stop = _stop_actions(plan, request, decision)
+    if any(f.decision in ("contraindicated", "switch-agent") for f in plan.fired):
+        stop = _stop_actions(plan, request, "discontinue")  # switching ends this drug
         for co in plan.knowledge.spec.co_medications:
             if co.drug in alternatives:
                 code = co.rxnorm[0] if co.rxnorm and co.verified else None

@@ -138,7 +138,7 @@ async def complete_prefetch(
         if r.get("resourceType") == "Medication"
     }
     known |= set(draft_medications(call))
-    wanted = missing_medication_references(call, known)
+    wanted = [ref for ref in missing_medication_references(call, known) if ref.startswith("Medication/")]
     found = await asyncio.gather(*(_read_medication(fetcher, ref) for ref in wanted))
     medications = {ref: res for ref, res in zip(wanted, found, strict=True) if res is not None}
     return collect(items, fetched_medications=medications)

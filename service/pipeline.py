@@ -115,11 +115,14 @@ def check_required(call: HookCall, gathered: Gathered) -> None:
 
 
 def draft_medications(call: HookCall) -> dict[str, Mapping[str, Any]]:
-    """Medication resources in draftOrders, by "Medication/<id>" (and fullUrl when given)."""
+    """Medication resources in draftOrders, by "Medication/<id>" and by their entry's fullUrl."""
     found: dict[str, Mapping[str, Any]] = {}
     for resource in call.draft_resources:
         if resource.get("resourceType") == "Medication" and isinstance(resource.get("id"), str):
             found[f"Medication/{resource['id']}"] = resource
+    for full_url, resource in call.draft_full_urls.items():
+        if resource.get("resourceType") == "Medication":
+            found[full_url] = resource
     return found
 
 
@@ -137,11 +140,17 @@ def missing_medication_references(call: HookCall, known: Collection[str]) -> lis
     for resource in call.draft_resources:
         ref = resource.get("medicationReference")
         target = ref.get("reference") if isinstance(ref, dict) else None
-        if not isinstance(target, str) or target.startswith("#"):
-            continue  # contained: read with the order itself
+        if not isinstance(target, str) or target.startswith("#") or target in known:
+            continue  # contained (read with the order itself) or in the bundle by fullUrl
         relative = "/".join(target.rstrip("/").split("/")[-2:])
-        if relative.startswith("Medication/") and relative not in known and relative not in wanted:
-            wanted.append(relative)
+        if relative.startswith("Medication/"):
+            name = relative
+        elif target.startswith("urn:"):
+            name = target  # a bundle-local id that is not in the bundle: cannot be fetched either
+        else:
+            continue
+        if name not in known and name not in wanted:
+            wanted.append(name)
     return wanted
 
 

@@ -122,6 +122,8 @@ def _assess_one(key: str, query: str | None, value: Any, *, sent: bool) -> Prefe
     item = PrefetchItem(key=key, query=query, state=KeyState.MISSING)
     if not sent:
         return item
+    if isinstance(value, dict) and "resourceType" not in value and "resource" in value:
+        value = value["resource"]  # pre-1.0 clients wrap each result: {"response": ..., "resource": ...}
     if value is None:
         item.state = KeyState.NO_DATA
     elif not is_resource(value):

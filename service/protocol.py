@@ -70,6 +70,9 @@ class HookCall:
     context: Mapping[str, Any]
     prefetch: Mapping[str, Any]  # keys the client sent, values as received (None kept)
     draft_resources: tuple[Mapping[str, Any], ...] = ()  # every resource in draftOrders
+    draft_full_urls: Mapping[str, Mapping[str, Any]] = field(
+        default_factory=dict
+    )  # entry.fullUrl -> resource
     selections: tuple[str, ...] = ()
 
     @property
@@ -96,7 +99,7 @@ def _str_field(context: Mapping[str, Any], name: str, *, required: bool, fallbac
     return value
 
 
-def _draft_resources(value: Any) -> tuple[Mapping[str, Any], ...]:
+def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
     """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`)."""
     if isinstance(value, list):
         entries: list[Any] = [{"resource": item} for item in value]
@@ -110,6 +113,7 @@ def _draft_resources(value: Any) -> tuple[Mapping[str, Any], ...]:
     else:
         raise MalformedRequest("context.draftOrders must be a FHIR Bundle", field="context.draftOrders")
     out: list[Mapping[str, Any]] = []
+    full_urls: dict[str, Mapping[str, Any]] = {}
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
         if not isinstance(resource, dict) or not isinstance(resource.get("resourceType"), str):
@@ -118,7 +122,9 @@ def _draft_resources(value: Any) -> tuple[Mapping[str, Any], ...]:
                 field=f"context.draftOrders.entry[{index}].resource",
             )
         out.append(resource)
-    return tuple(out)
+        if isinstance(entry.get("fullUrl"), str):
+            full_urls[entry["fullUrl"]] = resource  # urn:uuid: references in transaction-style bundles
+    return tuple(out), full_urls
 
 
 def _selections(value: Any, drafts: tuple[Mapping[str, Any], ...]) -> tuple[str, ...]:
@@ -155,6 +161,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     user_id = _str_field(context, "userId", required=True, fallback=envelope.user)
     encounter_id = _str_field(context, "encounterId", required=False)
     drafts: tuple[Mapping[str, Any], ...] = ()
+    full_urls: dict[str, Mapping[str, Any]] = {}
     selections: tuple[str, ...] = ()
     if service.hook in ("order-select", "order-sign"):
         raw = context.get("draftOrders", context.get("medications", context.get("orders")))
@@ -162,7 +169,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
             raise MalformedRequest(
                 "context.draftOrders is required for this hook", field="context.draftOrders"
             )
-        drafts = _draft_resources(raw)
+        drafts, full_urls = _draft_resources(raw)
     if service.hook == "order-select":
         selections = _selections(context.get("selections"), drafts)
     auth = envelope.fhirAuthorization
@@ -177,5 +184,6 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
         context=context,
         prefetch=dict(envelope.prefetch or {}),
         draft_resources=drafts,
+        draft_full_urls=full_urls,
         selections=selections,
     )

@@ -79,11 +79,17 @@ def _load_json(name: str) -> object:
     return json.loads(gzip.decompress(raw))
 
 
-@cache
 def get_table(version: str = DEFAULT_VERSION) -> CtcaeTable:
     """The CTCAE table of a version ("5.0" or "6.0"), loaded once."""
+    return _load_table(version)
+
+
+@cache
+def _load_table(version: str) -> CtcaeTable:
     if version not in SUPPORTED_VERSIONS:
-        raise TerminologyError(f"CTCAE version {version!r} is not supported ({', '.join(SUPPORTED_VERSIONS)})")
+        raise TerminologyError(
+            f"CTCAE version {version!r} is not supported ({', '.join(SUPPORTED_VERSIONS)})"
+        )
     data = _load_json(f"ctcae_v{version}.json.gz")
     if not isinstance(data, dict):
         raise TerminologyError(f"packaged CTCAE v{version} data is malformed")

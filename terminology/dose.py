@@ -36,7 +36,15 @@ _SIG = re.compile(
     r"every (?P<hours>\d+) hours|q(?P<qh>\d+)h)\.?$",
     re.IGNORECASE,
 )
-_SIG_FREQ = {"once daily": 1, "once a day": 1, "daily": 1, "qd": 1, "q.d.": 1, "twice daily": 2, "twice a day": 2}
+_SIG_FREQ = {
+    "once daily": 1,
+    "once a day": 1,
+    "daily": 1,
+    "qd": 1,
+    "q.d.": 1,
+    "twice daily": 2,
+    "twice a day": 2,
+}
 _SIG_FREQ |= {"bid": 2, "b.i.d.": 2, "three times daily": 3, "three times a day": 3, "tid": 3, "t.i.d.": 3}
 _SIG_FREQ |= {"four times daily": 4, "qid": 4}
 

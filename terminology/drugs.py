@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from typing import Literal
 
 from terminology.model import DrugIdentity, DrugMatch
 
@@ -31,17 +32,22 @@ def match_drug(
 ) -> DrugMatch | None:
     """The first drug recognised: by RxNorm, NDC or local code (any drug), else by a whole-word name."""
     coded = [(s, c, d) for s, c, d in codes if c]
-    for kind in ("rxnorm", "ndc", "local"):
+    kinds: tuple[Literal["rxnorm", "ndc", "local"], ...] = ("rxnorm", "ndc", "local")
+    for kind in kinds:
         for system, code, display in coded:
             assert code is not None
             for drug in drugs:
                 hit = (
                     (kind == "rxnorm" and system == RXNORM_SYSTEM and code in drug.rxnorm)
-                    or (kind == "ndc" and system == NDC_SYSTEM and any(_ndc_matches(code, n) for n in drug.ndc))
+                    or (
+                        kind == "ndc"
+                        and system == NDC_SYSTEM
+                        and any(_ndc_matches(code, n) for n in drug.ndc)
+                    )
                     or (kind == "local" and (system, code) in drug.local_codes)
                 )
                 if hit:
-                    return DrugMatch(drug=drug.drug, match=kind, code=code, display=display)  # type: ignore[arg-type]
+                    return DrugMatch(drug=drug.drug, match=kind, code=code, display=display)
     names = [t for t in texts if t] + [d for _, _, d in coded if d]
     for text in names:
         haystack = normalise_name(text)

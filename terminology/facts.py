@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_map, as_str, codings, reference_of
+from terminology.fhir import as_list, as_map, as_str, codings, reference_of
 from terminology.grading import grade_lab
 from terminology.labs import read_lab
 from terminology.model import (
@@ -61,6 +61,19 @@ def _with_baselines(
     ]
 
 
+def _flatten(resources: Iterable[Any], depth: int = 0) -> Iterator[Mapping[str, Any]]:
+    """Every resource, with Bundles (e.g. a search result passed as is) opened up to 3 levels deep."""
+    for raw in resources:
+        resource = as_map(raw)
+        if resource.get("resourceType") == "Bundle":
+            if depth < 3:
+                yield from _flatten(
+                    (as_map(e).get("resource") for e in as_list(resource.get("entry"))), depth + 1
+                )
+            continue
+        yield resource
+
+
 class _DrugResolver:
     """Resolves suspectEntity references to drug ids using orders and Medications on record."""
 
@@ -110,8 +123,7 @@ def build_facts(
     meds: dict[str, Mapping[str, Any]] = dict(medications or {})
     by_type: dict[str, list[Mapping[str, Any]]] = {}
     seen: set[str] = set()
-    for raw in resources:
-        resource = as_map(raw)
+    for resource in _flatten(resources):
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
@@ -124,9 +136,7 @@ def build_facts(
             meds.setdefault(ref, resource)
         by_type.setdefault(kind, []).append(resource)
 
-    orders = tuple(
-        read_order(r, drugs=drugs, medications=meds) for r in by_type.get("MedicationRequest", ())
-    )
+    orders = tuple(read_order(r, drugs=drugs, medications=meds) for r in by_type.get("MedicationRequest", ()))
     start = therapy_start or therapy_start_of(orders, drugs)
 
     events: list[GradedEvent] = []
@@ -156,8 +166,11 @@ def build_facts(
         rules = rules_for_analyte(ctcae_version, analyte)
         for lab in graded:
             for rule in rules:
-                outcome = grade_lab(lab, rule, ctcae_version)
-                (events if isinstance(outcome, GradedEvent) else exclusions).append(outcome)  # type: ignore[arg-type]
+                graded_or_not = grade_lab(lab, rule, ctcae_version)
+                if isinstance(graded_or_not, GradedEvent):
+                    events.append(graded_or_not)
+                else:
+                    exclusions.append(graded_or_not)
 
     resolver = _DrugResolver(drugs, {o.reference: o for o in orders}, meds)
     for resource in by_type.get("AdverseEvent", ()):

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-
 from terminology.analytes import Analyte, get_analyte
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, LabResult
 from terminology.thresholds import Band, Rule
@@ -15,45 +12,42 @@ __all__ = ["grade_lab"]
 _KIND = {"ULN": "ULN", "LLN": "LLN", "baseline": "baseline", "abs": "absolute"}
 
 
-def _close(a: float, b: float) -> bool:
-    # Unit conversion leaves binary noise; values equal to 1e-9 (relative) sit ON the boundary.
-    return math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-12)
-
-
 def _holds(value: float, op: str, threshold: float) -> bool:
+    # Unit conversion leaves binary noise: values within 1e-9 (relative) sit ON the boundary.
+    tolerance = 1e-9 * max(abs(value), abs(threshold)) + 1e-12
+    diff = value - threshold
     if op == ">":
-        return value > threshold and not _close(value, threshold)
+        return diff > tolerance
     if op == ">=":
-        return value > threshold or _close(value, threshold)
+        return diff >= -tolerance
     if op == "<":
-        return value < threshold and not _close(value, threshold)
-    return value < threshold or _close(value, threshold)
+        return diff < -tolerance
+    return diff <= tolerance
 
 
-@dataclass(frozen=True, slots=True)
-class _Check:
-    """The outcome of one band: holds (True/False) or cannot be evaluated (None), with the reference."""
-
-    band: Band
-    holds: bool | None
-    reference: float | None  # canonical unit
-    multiple: float | None
+# The outcome of one band: (band, holds: True/False/None = cannot be evaluated, reference, multiple).
+# A plain tuple: grading runs for every lab value of a hook call and must stay cheap.
+_Check = tuple[Band, bool | None, float | None, float | None]
 
 
 def _absolute(lab: LabResult, band: Band) -> _Check:
-    units = dict(band.values)
-    if lab.received_unit in units and lab.received_value is not None:
-        threshold = units[lab.received_unit]
-        factor = convert_factor(_analyte(lab), lab.received_unit).factor
-        ref = threshold * factor if factor is not None else None
-        return _Check(band, _holds(lab.received_value, band.op, threshold), ref, None)
+    received_unit, received_value, canonical = lab.received_unit, lab.received_value, band.canonical
+    if received_value is not None:
+        for unit, threshold in band.values:
+            if unit == received_unit:  # compare in the unit CTCAE wrote, as written
+                if canonical is None:
+                    factor = convert_factor(_analyte(lab), unit).factor
+                    canonical = threshold * factor if factor is not None else None
+                return band, _holds(received_value, band.op, threshold), canonical, None
+    if canonical is not None:
+        return band, _holds(lab.value, band.op, canonical), canonical, None
     analyte = _analyte(lab)
     for unit, threshold in band.values:
         factor = convert_factor(analyte, unit).factor
         if factor is not None:
             ref = threshold * factor
-            return _Check(band, _holds(lab.value, band.op, ref), ref, None)
-    return _Check(band, None, None, None)
+            return band, _holds(lab.value, band.op, ref), ref, None
+    return band, None, None, None
 
 
 def _analyte(lab: LabResult) -> Analyte:
@@ -64,12 +58,13 @@ def _analyte(lab: LabResult) -> Analyte:
 
 
 def _check(lab: LabResult, band: Band) -> _Check:
-    if band.ref == "abs":
+    kind = band.ref
+    if kind == "abs":
         return _absolute(lab, band)
-    ref = {"ULN": lab.uln, "LLN": lab.lln, "baseline": lab.baseline}[band.ref]
+    ref = lab.uln if kind == "ULN" else lab.lln if kind == "LLN" else lab.baseline
     if not ref or ref <= 0:
-        return _Check(band, None, None, None)
-    return _Check(band, _holds(lab.value, band.op, band.x * ref), ref, lab.value / ref)
+        return band, None, None, None
+    return band, _holds(lab.value, band.op, band.x * ref), ref, lab.value / ref
 
 
 def _best(lab: LabResult, bands: tuple[Band, ...]) -> tuple[_Check | None, _Check | None]:
@@ -77,9 +72,9 @@ def _best(lab: LabResult, bands: tuple[Band, ...]) -> tuple[_Check | None, _Chec
     unknown: _Check | None = None
     for band in bands:
         check = _check(lab, band)
-        if check.holds:
+        if check[1]:
             return check, unknown
-        if check.holds is None and unknown is None:
+        if check[1] is None and unknown is None:
             unknown = check
     return None, unknown
 
@@ -88,9 +83,9 @@ def _uses_baseline(rule: Rule, lab: LabResult) -> bool:
     if not rule.baseline_bands or lab.baseline is None:
         return False
     if rule.baseline_when == "above-uln":
-        return lab.uln is not None and lab.baseline > lab.uln and not _close(lab.baseline, lab.uln)
+        return lab.uln is not None and _holds(lab.baseline, ">", lab.uln)
     if rule.baseline_when == "below-lln":
-        return lab.lln is not None and lab.baseline < lab.lln and not _close(lab.baseline, lab.lln)
+        return lab.lln is not None and _holds(lab.baseline, "<", lab.lln)
     return True
 
 
@@ -108,11 +103,13 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
     """Grade one LabResult for one rule; an Exclusion says why it could not be graded."""
     baseline_mode = _uses_baseline(rule, lab)
     replace_uln = baseline_mode and rule.baseline_combine == "replace"
-    bands = rule.bands_desc if not baseline_mode else rule.baseline_desc if replace_uln else rule.combined_desc
+    bands = (
+        rule.bands_desc if not baseline_mode else rule.baseline_desc if replace_uln else rule.combined_desc
+    )
     best, unknown = _best(lab, bands)
-    grade = best.band.grade if best else 0
-    if unknown is not None and unknown.band.grade > grade:
-        missing = "baseline" if unknown.band.ref == "baseline" else unknown.band.ref
+    grade = best[0].grade if best else 0
+    if unknown is not None and unknown[0].grade > grade:
+        missing = unknown[0].ref
         return Exclusion(lab.resource, f"no {missing} to grade {rule.term!r}", lab.analyte)
     if baseline_mode and rule.baseline_combine == "replace" and best is None:
         lowest = min(rule.baseline_bands, key=lambda b: b.grade)
@@ -129,7 +126,7 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
     notes = [n for n in (rule.note,) if n]
     if lab.comparator:
         notes.append(f"comparator '{lab.comparator}' read conservatively: the grade is a bound")
-    ref_kind = shown.band.ref if shown else None
+    ref_kind = shown[0].ref if shown else None
     return GradedEvent(
         term=rule.term,
         meddra_code=rule.meddra_code,
@@ -144,10 +141,10 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
             value=lab.value,
             unit=lab.unit,
             reference_kind=_KIND[ref_kind] if ref_kind else None,  # type: ignore[arg-type]
-            reference_value=shown.reference if shown else None,
+            reference_value=shown[2] if shown else None,
             reference_is_default=ref_kind in lab.default_bounds,
-            multiple=shown.multiple if shown else None,
-            rule_row=f"Grade {grade}: {best.band.row}" if best else "Grade 0: within the Grade 1 threshold",
+            multiple=shown[3] if shown else None,
+            rule_row=best[0].label if best else "Grade 0: within the Grade 1 threshold",
             note="; ".join(notes) or None,
         ),
     )

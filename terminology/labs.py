@@ -20,9 +20,15 @@ _COMPARATORS = {"<", "<=", ">=", ">"}
 
 def lab_analyte(concept: Any) -> str | None:
     """The analyte of an Observation.code (first LOINC coding toxhooks knows), else None."""
-    for system, code, _ in codings(concept):
-        if system == LOINC and code:
-            analyte = analyte_for_loinc(code)
+    if type(concept) is not dict:
+        return None
+    items = concept.get("coding")
+    if type(items) is not list:
+        return None
+    for coding in items:  # hot path (every Observation): plain type checks, no helpers
+        if type(coding) is dict and coding.get("system") == LOINC:
+            code = coding.get("code")
+            analyte = analyte_for_loinc(code) if type(code) is str else None
             if analyte:
                 return analyte
     return None
@@ -30,29 +36,41 @@ def lab_analyte(concept: Any) -> str | None:
 
 def effective_of(resource: Mapping[str, Any]) -> datetime | None:
     """When an Observation applies: effectiveDateTime/Instant, effectivePeriod.start, else issued."""
-    for key in ("effectiveDateTime", "effectiveInstant"):
-        moment = parse_datetime(resource.get(key))
-        if moment:
-            return moment
+    moment = parse_datetime(resource.get("effectiveDateTime"))
+    if moment:
+        return moment
+    moment = parse_datetime(resource.get("effectiveInstant"))
+    if moment:
+        return moment
     start = parse_datetime(as_map(resource.get("effectivePeriod")).get("start"))
     return start or parse_datetime(resource.get("issued"))
 
 
-def _range(resource: Mapping[str, Any], analyte: Analyte, unit: str) -> tuple[float | None, float | None]:
+def _bound(quantity: Any, analyte: Analyte, raw_unit: str | None, factor: float) -> float | None:
+    """One referenceRange bound in canonical units (the value's unit when the bound names none)."""
+    if type(quantity) is not dict:
+        return None
+    number = as_float(quantity.get("value"))
+    if number is None:
+        return None
+    unit = quantity.get("code") or quantity.get("unit")
+    if unit is None or unit == raw_unit:  # the common case: the value's own unit
+        return number * factor
+    converted = convert_factor(analyte, normalise_unit(as_str(unit), analyte)).factor
+    return number * converted if converted is not None else None
+
+
+def _range(
+    part: Mapping[str, Any], analyte: Analyte, raw_unit: str | None, factor: float
+) -> tuple[float | None, float | None]:
     """LLN and ULN in canonical units from the first usable referenceRange (None when absent)."""
-    for item in as_list(resource.get("referenceRange")):
-        bounds: list[float | None] = []
-        for key in ("low", "high"):
-            quantity = as_map(as_map(item).get(key))
-            number = as_float(quantity.get("value"))
-            if number is None:
-                bounds.append(None)
-                continue
-            raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-            factor = convert_factor(analyte, normalise_unit(raw_unit, analyte) if raw_unit else unit).factor
-            bounds.append(number * factor if factor is not None else None)
-        if bounds[0] is not None or bounds[1] is not None:
-            return bounds[0], bounds[1]
+    for item in as_list(part.get("referenceRange")):
+        if type(item) is not dict:
+            continue
+        low = _bound(item.get("low"), analyte, raw_unit, factor)
+        high = _bound(item.get("high"), analyte, raw_unit, factor)
+        if low is not None or high is not None:
+            return low, high
     return None, None
 
 
@@ -71,15 +89,14 @@ def _one(
     raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
     unit = normalise_unit(raw_unit, analyte)
     conversion = convert_factor(analyte, unit)
-    received = f"{as_str(quantity.get('comparator')) or ''}{number:g} {raw_unit or ''}".strip()
+    raw_comparator = quantity.get("comparator")
+    comparator = as_str(raw_comparator)
+    received = f"{comparator or ''}{number:g} {raw_unit or ''}".rstrip()
     if conversion.factor is None:
         return Exclusion(ref, f"{received}: {conversion.problem}; not graded", analyte.id)
-    comparator = as_str(quantity.get("comparator"))
-    if comparator is not None and comparator not in _COMPARATORS:
-        return Exclusion(ref, f"unknown comparator {comparator!r}", analyte.id)
-    if comparator is None and quantity.get("comparator") is not None:
-        return Exclusion(ref, "unreadable comparator", analyte.id)
-    lln, uln = _range(part, analyte, unit)
+    if raw_comparator is not None and comparator not in _COMPARATORS:
+        return Exclusion(ref, f"unknown comparator {raw_comparator!r}", analyte.id)
+    lln, uln = _range(part, analyte, raw_unit, conversion.factor)
     defaults: list[str] = []
     if lln is None and analyte.default_low is not None:
         lln = analyte.default_low

@@ -1,10 +1,10 @@
-"""Clinician-recorded CTCAE grades: Observation, AdverseEvent and Condition -> GradedEvent / HistoryCondition."""
+"""Clinician-recorded CTCAE grades: Observation, AdverseEvent, Condition -> GradedEvent, HistoryCondition."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import replace
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -241,7 +241,8 @@ def read_condition(
         return None, None, None
     verification = next((c for _, c, _ in codings(resource.get("verificationStatus")) if c), None)
     if verification in _REFUTED:
-        return None, None, Exclusion(ref, f"verificationStatus {verification}", kind or (term and term.term))
+        subject = kind or (term.term if term else None)
+        return None, None, Exclusion(ref, f"verificationStatus {verification}", subject)
     clinical = next((c for _, c, _ in codings(resource.get("clinicalStatus")) if c), None)
     onset = parse_datetime(resource.get("onsetDateTime")) or parse_datetime(
         as_map(resource.get("onsetPeriod")).get("start")
@@ -261,5 +262,7 @@ def read_condition(
     if term is not None:
         grade, how = _grade(resource)
         if grade is not None:
-            event = _with_time(_event(resource, term, grade, version, EventSource.CONDITION, how, note), onset)
+            event = _with_time(
+                _event(resource, term, grade, version, EventSource.CONDITION, how, note), onset
+            )
     return history, event, None

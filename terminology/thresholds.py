@@ -28,6 +28,12 @@ class Band:
     row: str  # the CTCAE cell text as written
     x: float = 1.0
     values: tuple[tuple[str, float], ...] = ()  # (UCUM unit, threshold) for ref == "abs"
+    canonical: float | None = None  # the absolute threshold in the analyte's canonical unit, if listed
+
+    @property
+    def label(self) -> str:
+        """The rule row as shown on evidence, e.g. "Grade 3: >5 x ULN - 10 x ULN"."""
+        return f"Grade {self.grade}: {self.row}"
 
     @property
     def increasing(self) -> bool:
@@ -77,13 +83,16 @@ _OPS = {">", ">=", "<", "<="}
 _REFS = {"ULN", "LLN", "baseline", "abs"}
 
 
-def _band(raw: dict[str, Any]) -> Band:
+def _band(raw: dict[str, Any], unit: str) -> Band:
     if raw["op"] not in _OPS or raw["ref"] not in _REFS or not 1 <= int(raw["grade"]) <= 5:
         raise ValueError(f"bad band {raw!r}")
     values = tuple((str(k), float(v)) for k, v in (raw.get("values") or {}).items())
     if raw["ref"] == "abs" and not values:
         raise ValueError(f"absolute band without values: {raw!r}")
-    return Band(int(raw["grade"]), raw["op"], raw["ref"], str(raw["row"]), float(raw.get("x", 1.0)), values)
+    canonical = dict(values).get(unit)
+    return Band(
+        int(raw["grade"]), raw["op"], raw["ref"], str(raw["row"]), float(raw.get("x", 1.0)), values, canonical
+    )
 
 
 @cache
@@ -100,8 +109,9 @@ def get_rules(version: str) -> tuple[Rule, ...]:
                 raise ValueError(f"term {raw['term']!r} is not in CTCAE v{version}")
             if raw["analyte"] not in analytes:
                 raise ValueError(f"unknown analyte {raw['analyte']!r}")
-            bands = tuple(_band(b) for b in raw["bands"])
-            baseline = tuple(_band(b) for b in raw.get("baseline_bands", ()))
+            unit = analytes[raw["analyte"]].unit
+            bands = tuple(_band(b, unit) for b in raw["bands"])
+            baseline = tuple(_band(b, unit) for b in raw.get("baseline_bands", ()))
             if len({b.increasing for b in bands + baseline}) != 1:
                 raise ValueError(f"{raw['term']!r} mixes increasing and decreasing bands")
             rules.append(

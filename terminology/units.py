@@ -47,7 +47,7 @@ _ALIASES = {
 # Enzyme "international units" are µmol/min, the same as UCUM U; UCUM's [iU] is a different
 # (biological-standard) unit, so these spellings are read as U only for enzyme analytes.
 _ENZYME_IU = {"IU/L": "U/L", "[IU]/L": "U/L", "[iU]/L": "U/L", "iU/L": "U/L"}
-_DIMENSIONLESS = {"", "1", "{INR}", "{ratio}", "ratio", "{ratio}"}
+_DIMENSIONLESS = {"", "1", "{INR}", "{ratio}", "ratio"}
 _ANNOTATION = re.compile(r"\{[^}]*\}")
 
 

@@ -56,7 +56,7 @@ class JwtAuthenticator:
             return await self._verify(authorization, audience)
         except AuthenticationFailed as exc:
             record_auth_failure(str(exc.reason))
-            logger.warning("CDS client call refused: reason=%s", exc.reason)
+            logger.info("CDS client call refused: reason=%s", exc.reason)  # scanners are not incidents
             raise
 
     async def aclose(self) -> None:
@@ -72,10 +72,11 @@ class JwtAuthenticator:
             raise AuthenticationFailed(FailureReason.ISSUER)
         if alg not in policy.algorithms:
             raise AuthenticationFailed(FailureReason.ALGORITHM)
+        source = _key_source(token, policy)
         exp = check_claims(
             token.claims, audience=audience, now=self._now(), window=self._window, tenant=policy.tenant
         )
-        key = await self._key(token, policy, kid)
+        key = await self._key(policy, source, kid)
         try:
             jws.deserialize_compact(token.raw, key, algorithms=[alg])
         except (JoseError, ValueError, TypeError) as exc:
@@ -91,18 +92,7 @@ class JwtAuthenticator:
         tenant = token.claims.get("tenant")
         return Principal(issuer=policy.iss, subject=sub, tenant=tenant if isinstance(tenant, str) else None)
 
-    async def _key(self, token: UnverifiedToken, policy: IssuerPolicy, kid: str) -> VerificationKey:
-        jku = token.header.get("jku")
-        if jku is not None:
-            if not isinstance(jku, str) or jku not in policy.jku:
-                raise AuthenticationFailed(FailureReason.JKU)
-            url: str | None = jku
-        elif policy.static_keys:
-            url = None
-        elif policy.jwks_url is not None:
-            url = policy.jwks_url
-        else:
-            raise AuthenticationFailed(FailureReason.JKU)  # the issuer's keys are only known via jku
+    async def _key(self, policy: IssuerPolicy, url: str | None, kid: str) -> VerificationKey:
         if url is None:
             key = policy.static_keys.get(kid)
         else:
@@ -113,6 +103,21 @@ class JwtAuthenticator:
         if key is None:
             raise AuthenticationFailed(FailureReason.UNKNOWN_KID)
         return key
+
+
+def _key_source(token: UnverifiedToken, policy: IssuerPolicy) -> str | None:
+    """The JWKS URL to verify with, or None for the issuer's static keys."""
+    jku = token.header.get("jku")
+    if jku is not None:
+        # Only allow-listed URLs are ever fetched: jku is attacker-controlled until verified.
+        if not isinstance(jku, str) or jku not in policy.jku:
+            raise AuthenticationFailed(FailureReason.JKU)
+        return jku
+    if policy.static_keys:
+        return None
+    if policy.jwks_url is not None:
+        return policy.jwks_url
+    raise AuthenticationFailed(FailureReason.JKU)  # this issuer's keys are only known through jku
 
 
 def _check_header(token: UnverifiedToken) -> tuple[str, str]:

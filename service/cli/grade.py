@@ -123,15 +123,22 @@ def _print_table(facts: PatientFacts) -> None:
                 ref = f" {ev.reference_kind}={_num(ev.reference_value)}{default}"
             multiple = f" x{_num(ev.multiple)}" if ev.multiple is not None else ""
             converted = f" -> {_num(ev.value)} {ev.unit}" if ev.value is not None else ""
-            echo(f"  {when}  grade {event.grade}  {ev.resource}  {ev.received or ''}{converted}{ref}{multiple}")
+            echo(
+                f"  {when}  grade {event.grade}  {ev.resource}  {ev.received or ''}{converted}{ref}{multiple}"
+            )
             echo(f"      {ev.rule_row or ''}  [v{event.ctcae_version}, {event.source.value}]")
             if ev.note:
                 echo(f"      note: {ev.note}")
             if event.suspect_drugs or event.qualifiers:
                 qualifiers = ", ".join(f"{k}={'yes' if v else 'no'}" for k, v in event.qualifiers)
-                echo(f"      suspect: {', '.join(event.suspect_drugs) or '-'}; qualifiers: {qualifiers or '-'}")
+                echo(
+                    f"      suspect: {', '.join(event.suspect_drugs) or '-'}; qualifiers: {qualifiers or '-'}"
+                )
     for condition in facts.conditions:
-        echo(f"\nhistory: {condition.kind} ({condition.display}) {condition.resource} active={condition.active}")
+        echo(
+            f"\nhistory: {condition.kind} ({condition.display}) {condition.resource}"
+            f" active={condition.active}"
+        )
     if facts.exclusions:
         echo(f"\nnot graded ({len(facts.exclusions)}):")
         for item in facts.exclusions:
@@ -139,7 +146,9 @@ def _print_table(facts: PatientFacts) -> None:
 
 
 def grade(
-    file: Annotated[Path, typer.Argument(help="A FHIR Bundle (or array of resources) as JSON; '-' for stdin.")],
+    file: Annotated[
+        Path, typer.Argument(help="A FHIR Bundle (or array of resources) as JSON; '-' for stdin.")
+    ],
     version: Annotated[
         str | None, typer.Option("--version", help="CTCAE version (default: TOXHOOKS_CTCAE_VERSION or 5.0).")
     ] = None,
@@ -169,7 +178,9 @@ def grade(
 
 
 def terms(
-    gradable: Annotated[bool, typer.Option("--gradable", help="Only terms graded from measured values.")] = False,
+    gradable: Annotated[
+        bool, typer.Option("--gradable", help="Only terms graded from measured values.")
+    ] = False,
     version: Annotated[str, typer.Option("--version", help="CTCAE version.")] = "5.0",
 ) -> None:
     """List CTCAE terms (with --gradable: the terms toxhooks grades from measured values) and the count."""

@@ -76,9 +76,16 @@ def serve(
             port=settings.port,
             workers=settings.workers,
             log_config=None,
+            timeout_graceful_shutdown=int(settings.graceful_shutdown_s),
         )
         return
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None)
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_config=None,  # logging is configured by the app (service.observability)
+        timeout_graceful_shutdown=int(settings.graceful_shutdown_s),
+    )
 
 
 def register(app: typer.Typer) -> None:

@@ -9,6 +9,7 @@ from typing import Any
 
 import orjson
 
+from service.errors import ConfigurationError
 from service.observability.context import current_hook_instance, current_request_id
 from service.observability.redaction import REDACTED, is_secret_key, redact
 from service.observability.tracing import configure_tracing, current_trace_ids
@@ -105,6 +106,11 @@ class TextFormatter(logging.Formatter):
 
 def configure_logging(settings: Settings) -> None:
     """Configure the root logger from the settings (idempotent), and tracing when configured."""
+    level = logging.getLevelName(settings.log_level.upper())
+    if not isinstance(level, int):
+        raise ConfigurationError(
+            f"log_level {settings.log_level!r} is not one of DEBUG, INFO, WARNING, ERROR, CRITICAL"
+        )
     root = logging.getLogger()
     for handler in list(root.handlers):
         if handler.get_name() == _HANDLER_NAME:
@@ -115,7 +121,7 @@ def configure_logging(settings: Settings) -> None:
     handler.addFilter(RedactingFilter())
     handler.setFormatter(JsonFormatter() if settings.log_json else TextFormatter())
     root.addHandler(handler)
-    root.setLevel(settings.log_level.upper())
+    root.setLevel(level)
     for name in _SERVER_LOGGERS:
         server_logger = logging.getLogger(name)
         server_logger.handlers.clear()

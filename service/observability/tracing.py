@@ -10,12 +10,14 @@ from typing import Any
 
 from service.settings import Settings
 
-__all__ = ["configure_tracing", "current_trace_ids", "request_span", "tracing_enabled"]
+__all__ = ["configure_tracing", "current_trace_ids", "request_span", "shutdown_tracing", "tracing_enabled"]
 
 logger = logging.getLogger(__name__)
 
-# Set once by configure_tracing; the hot path checks this one flag and costs nothing otherwise.
+# Set once by configure_tracing; the hot path checks `_tracer` and costs nothing when it is None.
+# The SDK is imported by name: it is the optional `otel` extra, absent from a default install.
 _tracer: Any = None
+_provider: Any = None
 _trace_api: Any = None
 _propagate: Any = None
 
@@ -28,19 +30,22 @@ def _import(name: str) -> Any:
         return None
 
 
-def configure_tracing(settings: Settings) -> bool:
-    """Export spans over OTLP/HTTP to `settings.otel_endpoint`; returns whether tracing is on."""
-    global _tracer, _trace_api, _propagate
+def configure_tracing(settings: Settings, *, exporter: Any = None) -> bool:
+    """Export spans over OTLP/HTTP to `settings.otel_endpoint`; returns whether tracing is on.
+
+    `exporter` replaces the OTLP exporter (a SpanExporter, e.g. in-memory in tests).
+    """
+    global _tracer, _provider, _trace_api, _propagate
     if not settings.otel_endpoint:
         return False
-    if _tracer is not None:  # a provider can be installed once per process
+    if _tracer is not None:  # once per process: the app may be built more than once
         return True
     trace_api = _import("opentelemetry.trace")
     sdk_trace = _import("opentelemetry.sdk.trace")
     sdk_export = _import("opentelemetry.sdk.trace.export")
     sdk_resources = _import("opentelemetry.sdk.resources")
-    exporter_module = _import("opentelemetry.exporter.otlp.proto.http.trace_exporter")
-    if None in (trace_api, sdk_trace, sdk_export, sdk_resources, exporter_module):
+    otlp: Any = _import("opentelemetry.exporter.otlp.proto.http.trace_exporter") if exporter is None else None
+    if None in (trace_api, sdk_trace, sdk_export, sdk_resources) or (exporter is None and otlp is None):
         logger.warning(
             "tracing endpoint set but OpenTelemetry is not installed; install toxhooks[otel]",
             extra={"event": "tracing_unavailable"},
@@ -48,14 +53,26 @@ def configure_tracing(settings: Settings) -> bool:
         return False
     resource = sdk_resources.Resource.create({"service.name": "toxhooks"})
     provider = sdk_trace.TracerProvider(resource=resource)
-    exporter = exporter_module.OTLPSpanExporter(endpoint=settings.otel_endpoint)
-    provider.add_span_processor(sdk_export.BatchSpanProcessor(exporter))
-    trace_api.set_tracer_provider(provider)
-    _trace_api = trace_api
+    span_exporter = (
+        exporter if exporter is not None else otlp.OTLPSpanExporter(endpoint=settings.otel_endpoint)
+    )
+    provider.add_span_processor(sdk_export.BatchSpanProcessor(span_exporter))
+    if exporter is None:
+        # Global, so that OpenTelemetry instrumentations an operator adds report to the same place.
+        trace_api.set_tracer_provider(provider)
+    _provider, _trace_api = provider, trace_api
     _propagate = _import("opentelemetry.propagate")
-    _tracer = trace_api.get_tracer("toxhooks")
+    _tracer = provider.get_tracer("toxhooks")
     logger.info("tracing enabled", extra={"event": "tracing_enabled"})
     return True
+
+
+def shutdown_tracing() -> None:
+    """Flush pending spans and switch tracing off (process exit does this too)."""
+    global _tracer, _provider
+    if _provider is not None:
+        _provider.shutdown()
+    _tracer = _provider = None
 
 
 def tracing_enabled() -> bool:
@@ -77,7 +94,7 @@ def request_span(method: str, headers: Mapping[str, str]) -> Iterator[Any]:
 
 def current_trace_ids() -> dict[str, str]:
     """trace_id and span_id of the current span for log correlation; empty when tracing is off."""
-    if _trace_api is None:
+    if _tracer is None:
         return {}
     span_context = _trace_api.get_current_span().get_span_context()
     if not span_context.is_valid:

@@ -11,6 +11,7 @@ from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import FileResponse, JSONResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from cards.loader import KnowledgeBase, load_knowledge
 from cards.schema import KnowledgeFile
@@ -164,7 +165,10 @@ async def preview_render(request: Request) -> JSONResponse:
     if now.tzinfo is None:
         return _error(400, "now must carry a time zone", "now")
     try:
-        response = evaluate_offline(body, settings=_settings(request), knowledge=_knowledge(request), now=now)
+        # Grading and rules are CPU work: run them off the event loop.
+        response = await run_in_threadpool(
+            evaluate_offline, body, settings=_settings(request), knowledge=_knowledge(request), now=now
+        )
     except RequestError as exc:
         return _error(exc.status_code, exc.message, exc.field)
     return JSONResponse({"response": response, "cards": display_cards(response)}, headers=_NO_STORE)
@@ -254,7 +258,8 @@ async def smart_timeline(request: Request) -> JSONResponse:
         return found.grades if found is not None else None
 
     try:
-        view = build_timeline(
+        view = await run_in_threadpool(
+            build_timeline,
             resources,
             patient_id=patient,
             drug=drug,

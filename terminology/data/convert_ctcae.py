@@ -66,12 +66,12 @@ def main(src: Path) -> None:
     pairs: dict[str, set[str]] = {}
     path = src / MAPPING
     with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.reader(fh)
-        next(reader)
-        for row in reader:
-            if len(row) < 9:
+        table = csv.reader(fh)
+        next(table)
+        for cells in table:
+            if len(cells) < 9:
                 continue
-            v5_term, v6_term = row[2].strip(), row[8].strip()
+            v5_term, v6_term = cells[2].strip(), cells[8].strip()
             if v5_term and v6_term and v6_term.upper() != "N/A":
                 pairs.setdefault(v5_term, set()).add(v6_term)
     _write("ctcae_v5_to_v6.json.gz", {k: sorted(v) for k, v in sorted(pairs.items())})

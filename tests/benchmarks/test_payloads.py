@@ -16,6 +16,7 @@ from benchmarks.payloads import (
     order_sign_request,
     patient_view_request,
     reference_set,
+    with_si_creatinine,
 )
 
 ANCHOR = date(2026, 3, 9)
@@ -101,3 +102,15 @@ def test_every_prefetch_value_is_valid_fhir_r4(request_) -> None:  # type: ignor
         model.model_validate(value)
     if "draftOrders" in body["context"]:
         Bundle.model_validate(body["context"]["draftOrders"])
+
+
+def test_si_creatinine_variant_converts_value_and_range_and_leaves_the_original() -> None:
+    body = order_sign_request(200, anchor=ANCHOR)
+    variant = with_si_creatinine(body)
+    before = [o for o in _entries(body, "labs") if o["code"]["coding"][0]["code"] == "2160-0"]
+    after = [o for o in _entries(variant, "labs") if o["code"]["coding"][0]["code"] == "14682-9"]
+    assert len(after) == len(before) == 40
+    assert after[0]["valueQuantity"]["code"] == "umol/L"
+    assert after[0]["valueQuantity"]["value"] == round(before[0]["valueQuantity"]["value"] * 88.42, 0)
+    assert after[0]["referenceRange"][0]["high"]["value"] == round(1.1 * 88.42, 0)
+    assert not any(o["code"]["coding"][0]["code"] == "14682-9" for o in _entries(body, "labs"))

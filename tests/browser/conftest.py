@@ -54,8 +54,11 @@ def browser() -> Iterator[Any]:
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """toxhooks in development mode on a free loopback port; yields its base URL."""
+def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """toxhooks in development mode on a free loopback port; yields its base URL.
+
+    Depends on `browser` so that nothing starts where the tests are skipped.
+    """
     database = tmp_path_factory.mktemp("browser-db") / "toxhooks.db"
     port = _free_port()
     settings = Settings(

@@ -160,3 +160,23 @@ def test_timeline_refuses_development_mode_when_it_is_off(server: str, tab: Tab)
         page.wait_for_selector("body[data-ready='error']", timeout=TIMEOUT_MS)
         assert "Development mode is off" in page.inner_text("#status")
     assert fhir.fhir_requests == []
+
+
+def test_launch_page_development_form_works_from_the_keyboard(server: str, tab: Tab) -> None:
+    page = tab.page
+    with mock_fhir(_sample_resources("pimasertib-rash-grade3")) as fhir:
+        page.goto(f"{server}/smart/launch")
+        page.wait_for_selector("#dev:not([hidden])", timeout=TIMEOUT_MS)
+        page.focus("#dev-fhir")
+        page.keyboard.type(fhir.fhir_base)
+        page.keyboard.press("Tab")
+        page.keyboard.type("pima-rash-3")
+        page.keyboard.press("Tab")
+        page.keyboard.type("pimasertib")
+        page.keyboard.press("Enter")
+        page.wait_for_selector("body[data-ready]", timeout=TIMEOUT_MS)
+        assert page.get_attribute("body", "data-ready") == "true", page.inner_text("#status")
+        assert "pima-rash-3" not in urlsplit(page.url).query  # kept in the fragment
+        assert page.locator("#events .chart").get_attribute("data-markers") == "2"
+        assert page.locator("#recommendation article.card").count() >= 1
+    assert tab.errors == []

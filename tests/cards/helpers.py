@@ -54,7 +54,7 @@ def only(cards: list[RenderedCard], drug: str, decision: str | None = None) -> R
 
 def action_kinds(card: RenderedCard) -> list[tuple[str, str]]:
     """(type, resourceType or 'ref') of every action on a card, in order."""
-    out = []
+    out: list[tuple[str, str]] = []
     for suggestion in card.card.suggestions or ():
         for action in suggestion.actions or ():
             out.append((action.type, action.resource["resourceType"] if action.resource else "ref"))

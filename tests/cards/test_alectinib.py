@@ -6,14 +6,14 @@ from datetime import date
 
 import pytest
 
-from terminology.model import HistoryCondition
+from terminology.model import GradedEvent, HistoryCondition, LabResult
 from tests.cards.builders import NOW, days_ago, event, facts, graded, lab, order, request
 from tests.cards.helpers import action_kinds, only, run
 
 ON_RECORD = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=days_ago(90))
 
 
-def liver(alt: float, ast: float, bili: float, *, when: float = 1) -> tuple:
+def liver(alt: float, ast: float, bili: float, *, when: float = 1) -> tuple[LabResult, ...]:
     return (
         lab("alt", alt, 40, days_ago(when), ident=f"alt-{when}"),
         lab("ast", ast, 40, days_ago(when), ident=f"ast-{when}"),
@@ -21,7 +21,7 @@ def liver(alt: float, ast: float, bili: float, *, when: float = 1) -> tuple:
     )
 
 
-def ck(*values: tuple[float, float]) -> tuple:
+def ck(*values: tuple[float, float]) -> tuple[LabResult, ...]:
     return tuple(lab("ck", v, 100, days_ago(d), ident=f"ck-{d}") for v, d in values)
 
 
@@ -188,7 +188,7 @@ def test_stale_labs_are_reported_as_missing() -> None:
 RASH = "Rash maculo-papular"
 
 
-def rash_history(*, resolved: bool) -> tuple:
+def rash_history(*, resolved: bool) -> tuple[GradedEvent, ...]:
     last = 0 if resolved else 3
     return (
         event(RASH, 3, days_ago(40), ident="a", suspect_drugs=("alectinib",)),
@@ -330,3 +330,17 @@ def test_severe_hepatic_impairment_dose() -> None:
     assert (card.decision, card.card.indicator) == ("dose-range", "warning")
     assert "450 mg twice daily" in (card.card.detail or "")
     assert run(request("order-select", patient, order("alectinib", 450, 2))) == []
+
+
+def test_rash_during_desensitization_suggests_switching_agent() -> None:
+    system = "https://toxhooks.org/fhir/desensitization"
+    step = order("alectinib", 150, 2, ident="s1", draft=False, start=days_ago(3), group=system)
+    rash = event(RASH, 2, days_ago(1), suspect_drugs=("alectinib",))
+    patient = facts(events=(rash,), labs=(*liver(30, 30, 0.5), *ck((50, 1))), medications=(step,))
+    card = only(run(request("patient-view", patient)), "alectinib")
+    assert card.decision == "switch-agent"
+    assert card.card.selectionBehavior == "at-most-one"
+    labels = [s.label for s in card.card.suggestions or ()]
+    assert labels == ["Switch to brigatinib", "Switch to lorlatinib"]
+    stop = (card.card.suggestions or ())[0].actions[0]  # type: ignore[index]
+    assert stop.type == "update" and (stop.resource or {})["status"] == "stopped"

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from terminology.model import HistoryCondition
+from cards.model import RenderedCard
+from terminology.model import HistoryCondition, LabResult
 from tests.cards.builders import days_ago, event, facts, graded, lab, order, request
 from tests.cards.helpers import action_kinds, only, run
 
@@ -12,7 +13,7 @@ DRUG = "avutometinib-defactinib"
 ON_RECORD = order(DRUG, 200, 2, ident="avd", draft=False, status="active", start=days_ago(50))
 
 
-def normal_labs() -> tuple:
+def normal_labs() -> tuple[LabResult, ...]:
     return tuple(
         lab(a, v, u, days_ago(2), ident=f"{a}-n", baseline=v)
         for a, v, u in (
@@ -25,7 +26,7 @@ def normal_labs() -> tuple:
     )
 
 
-def management(cards: list) -> object:
+def management(cards: list[RenderedCard]) -> RenderedCard:
     found = [c for c in cards if c.drug == DRUG and c.decision not in ("monitor", "prophylaxis")]
     assert len(found) == 1, [(c.decision, c.card.summary) for c in cards]
     return found[0]
@@ -45,13 +46,14 @@ def test_ocular_table(grade: int, decision: str, indicator: str, resume: str | N
         events=(event("Blurred vision", grade, days_ago(1)),), labs=normal_labs(), medications=(ON_RECORD,)
     )
     card = management(run(request("patient-view", patient)))
-    assert (card.decision, card.card.indicator) == (decision, indicator)  # type: ignore[attr-defined]
-    assert f"Ocular toxicity grade {grade}" in card.card.summary  # type: ignore[attr-defined]
+    assert (card.decision, card.card.indicator) == (decision, indicator)
+    assert f"Ocular toxicity grade {grade}" in card.card.summary
     if resume:
-        assert resume in card.card.detail  # type: ignore[attr-defined]
+        assert resume in (card.card.detail or "")
     if decision in ("withhold", "discontinue"):
         status = "on-hold" if decision == "withhold" else "stopped"
-        assert card.card.suggestions[0].actions[0].resource["status"] == status  # type: ignore[attr-defined]
+        assert card.card.suggestions and card.card.suggestions[0].actions
+        assert (card.card.suggestions[0].actions[0].resource or {})["status"] == status
 
 
 def test_reductions_are_worded_per_prescribing_information_without_dose_change() -> None:
@@ -59,8 +61,8 @@ def test_reductions_are_worded_per_prescribing_information_without_dose_change()
         events=(event("Retinopathy", 3, days_ago(1)),), labs=normal_labs(), medications=(ON_RECORD,)
     )
     card = management(run(request("order-select", patient, order(DRUG, 200, 2))))
-    assert "per the prescribing information" in card.card.detail  # type: ignore[attr-defined]
-    assert all(kind != ("update", "MedicationRequest") for kind in action_kinds(card))  # type: ignore[arg-type]
+    assert "per the prescribing information" in (card.card.detail or "")
+    assert all(kind != ("update", "MedicationRequest") for kind in action_kinds(card))
 
 
 def test_skin_grade_3_withholds_and_asks_about_scar() -> None:
@@ -68,22 +70,22 @@ def test_skin_grade_3_withholds_and_asks_about_scar() -> None:
         events=(event("Rash maculo-papular", 3, days_ago(1)),), labs=normal_labs(), medications=(ON_RECORD,)
     )
     card = management(run(request("patient-view", patient)))
-    assert card.decision == "withhold"  # type: ignore[attr-defined]
-    assert "severe cutaneous adverse reaction" in card.card.detail  # type: ignore[attr-defined]
-    assert "avutometinib-defactinib.skin.grade-4-or-scar" in card.rule_ids  # type: ignore[attr-defined]
+    assert card.decision == "withhold"
+    assert "severe cutaneous adverse reaction" in (card.card.detail or "")
+    assert "avutometinib-defactinib.skin.grade-4-or-scar" in card.rule_ids
 
 
 def test_suspected_scar_discontinues() -> None:
     rash = event("Rash maculo-papular", 3, days_ago(1), qualifiers=(("suspected-scar", True),))
     patient = facts(events=(rash,), labs=normal_labs(), medications=(ON_RECORD,))
     card = management(run(request("patient-view", patient)))
-    assert card.decision == "discontinue"  # type: ignore[attr-defined]
+    assert card.decision == "discontinue"
 
 
 def test_dress_history_discontinues() -> None:
     dress = HistoryCondition(resource="Condition/d", kind="dress", display="DRESS")
     patient = facts(conditions=(dress,), labs=normal_labs(), medications=(ON_RECORD,))
-    assert management(run(request("patient-view", patient))).decision == "discontinue"  # type: ignore[attr-defined]
+    assert management(run(request("patient-view", patient))).decision == "discontinue"
 
 
 def test_hepatotoxicity_grade_3_unknown_symptoms_asks() -> None:
@@ -94,9 +96,9 @@ def test_hepatotoxicity_grade_3_unknown_symptoms_asks() -> None:
         medications=(ON_RECORD,),
     )
     card = management(run(request("patient-view", patient)))
-    assert card.decision == "check"  # type: ignore[attr-defined]
-    assert "whether the grade 3 liver test elevation is symptomatic" in card.card.detail  # type: ignore[attr-defined]
-    assert not card.card.suggestions  # type: ignore[attr-defined]
+    assert card.decision == "check"
+    assert "whether the grade 3 liver test elevation is symptomatic" in (card.card.detail or "")
+    assert not card.card.suggestions
 
 
 def test_hepatotoxicity_symptomatic_grade_3_withholds() -> None:
@@ -110,7 +112,7 @@ def test_hepatotoxicity_symptomatic_grade_3_withholds() -> None:
         medications=(ON_RECORD,),
     )
     card = management(run(request("patient-view", patient)))
-    assert (card.decision, card.card.indicator) == ("withhold", "critical")  # type: ignore[attr-defined]
+    assert (card.decision, card.card.indicator) == ("withhold", "critical")
 
 
 def test_rhabdomyolysis_needs_creatinine_baseline() -> None:
@@ -118,8 +120,8 @@ def test_rhabdomyolysis_needs_creatinine_baseline() -> None:
     creat = lab("creatinine", 1.4, 1.2, days_ago(1), ident="cr", baseline=0.8)
     patient = facts(events=(graded("CPK increased", 4, ck),), labs=(ck, creat), medications=(ON_RECORD,))
     card = management(run(request("patient-view", patient)))
-    assert card.rule_ids[0] == "avutometinib-defactinib.rhabdomyolysis.cpk-creatinine"  # type: ignore[attr-defined]
-    assert "1.7 x baseline" in card.card.detail  # type: ignore[attr-defined]
+    assert card.rule_ids[0] == "avutometinib-defactinib.rhabdomyolysis.cpk-creatinine"
+    assert "1.7 x baseline" in (card.card.detail or "")
 
 
 def test_rhabdomyolysis_without_baseline_says_what_is_missing() -> None:
@@ -127,8 +129,8 @@ def test_rhabdomyolysis_without_baseline_says_what_is_missing() -> None:
     creat = lab("creatinine", 1.4, 1.2, days_ago(1), ident="cr")
     patient = facts(labs=(ck, creat), medications=(ON_RECORD,))
     card = management(run(request("patient-view", patient)))
-    assert card.decision == "check"  # type: ignore[attr-defined]
-    assert "creatinine baseline (not known" in card.card.detail  # type: ignore[attr-defined]
+    assert card.decision == "check"
+    assert "creatinine baseline (not known" in (card.card.detail or "")
 
 
 def test_any_grade_cpk_with_aki_withholds() -> None:
@@ -138,7 +140,7 @@ def test_any_grade_cpk_with_aki_withholds() -> None:
         medications=(ON_RECORD,),
     )
     card = management(run(request("patient-view", patient)))
-    assert card.rule_ids == ("avutometinib-defactinib.rhabdomyolysis.aki",)  # type: ignore[attr-defined]
+    assert card.rule_ids == ("avutometinib-defactinib.rhabdomyolysis.aki",)
 
 
 def test_first_order_gets_monitoring_and_prophylaxis() -> None:
@@ -150,7 +152,7 @@ def test_first_order_gets_monitoring_and_prophylaxis() -> None:
     assert "coding" not in eye["code"]  # type: ignore[index]  # SNOMED code not verified
     # Therapy starts 2026-03-12: baseline, before cycle 2 (+28 d), then every 3 cycles (cycle 5: +112 d).
     assert eye["occurrenceTiming"]["event"][:3] == ["2026-03-12", "2026-04-09", "2026-07-02"]  # type: ignore[index]
-    ck = next(r for r in requests if r["code"].get("coding", [{}])[0].get("code") == "2157-6")  # type: ignore[index,union-attr]
+    ck = next(r for r in requests if r["code"].get("coding", [{}])[0].get("code") == "2157-6")  # type: ignore[index]
     assert ck["occurrenceTiming"]["event"][:4] == ["2026-03-12", "2026-03-26", "2026-04-09", "2026-04-23"]  # type: ignore[index]
     prophylaxis = only(cards, DRUG, "prophylaxis")
     labels = [s.label for s in prophylaxis.card.suggestions or ()]
@@ -165,3 +167,17 @@ def test_continuing_therapy_gets_no_prophylaxis() -> None:
         request("order-select", facts(labs=normal_labs(), medications=(ON_RECORD,)), order(DRUG, 200, 2))
     )
     assert [c.decision for c in cards if c.drug == DRUG] == ["monitor"]
+
+
+def test_ocular_rules_follow_the_ctcae_version_of_the_facts() -> None:
+    patient = facts(
+        events=(event("Blurred vision", 3, days_ago(1)),), labs=normal_labs(), medications=(ON_RECORD,)
+    )
+    v6 = type(patient)(
+        ctcae_version="6.0",
+        timelines=patient.timelines,
+        labs=patient.labs,
+        medications=patient.medications,
+    )
+    card = management(run(request("patient-view", v6)))
+    assert card.rule_ids == ("avutometinib-defactinib.ocular.grade-3",)

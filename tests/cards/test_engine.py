@@ -5,13 +5,14 @@ from __future__ import annotations
 import time
 
 from cards.engine import evaluate
+from terminology.model import PatientFacts
 from tests.cards.builders import days_ago, event, facts, graded, lab, order, request
 from tests.cards.helpers import knowledge, only, run
 
 ON_RECORD = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=days_ago(90))
 
 
-def busy_patient():  # type: ignore[no-untyped-def]
+def busy_patient() -> PatientFacts:
     ck = lab("ck", 1300, 100, days_ago(1), ident="ck1")
     labs = (
         ck,
@@ -93,3 +94,11 @@ def test_evaluation_is_fast() -> None:
     for _ in range(50):
         evaluate(req, knowledge())
     assert (time.perf_counter() - start) / 50 < 0.01  # generous bound for shared CI machines
+
+
+def test_naive_times_in_the_data_do_not_break_comparisons() -> None:
+    naive = days_ago(40).replace(tzinfo=None)
+    old = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=naive)
+    values = (lab("ck", 1300, 100, days_ago(1).replace(tzinfo=None), ident="ck1"),)
+    cards = run(request("patient-view", facts(labs=values, medications=(old,))))
+    assert only(cards, "alectinib").decision == "withhold"

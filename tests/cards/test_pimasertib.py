@@ -27,7 +27,7 @@ def test_rash_grades(grade: int, decision: str, indicator: str, oral: bool) -> N
     labels = " ".join(s.label for s in card.card.suggestions or ())
     assert ("doxycycline" in labels) is oral
     codes = [
-        a.resource["medicationCodeableConcept"].get("coding", [{}])[0].get("code")  # type: ignore[index]
+        a.resource["medicationCodeableConcept"].get("coding", [{}])[0].get("code")
         for s in card.card.suggestions or ()
         for a in s.actions or ()
         if a.resource and a.resource["resourceType"] == "MedicationRequest"

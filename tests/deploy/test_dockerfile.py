@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -90,3 +91,18 @@ def test_constraints_cover_every_runtime_dependency() -> None:
             pinned.add(canonicalize_name(name))
     missing = {canonicalize_name(Requirement(dep).name) for dep in project["dependencies"]} - pinned
     assert not missing, f"run deploy/update_constraints.py: {sorted(missing)}"
+
+
+def test_copied_sources_exist_and_healthcheck_is_valid_python() -> None:
+    build = stages()[0]
+    for line in build:
+        if line.startswith("COPY ") and "--from" not in line:
+            *sources, _destination = line.split()[1:]
+            for source in sources:
+                assert (ROOT / source).exists(), source
+    final = stages()[-1]
+    healthcheck = next(line for line in final if line.startswith("HEALTHCHECK "))
+    command = json.loads(healthcheck.split(" CMD ", 1)[1])
+    assert command[:2] == ["python", "-c"]
+    compile(command[2], "<healthcheck>", "exec")
+    assert "8080" in command[2] and any(line == "EXPOSE 8080" for line in final)

@@ -30,6 +30,7 @@ PHRASES = {
     "resume-reduced": "resume at",
     "resume-same": "resume at the same dose",
     "desensitize": "desensitization",
+    "switch-agent": "switch agent",
     "dose-range": "check the dose",
     "flag-dlt": "possible dose-limiting toxicity",
     "supportive-care": "supportive care",

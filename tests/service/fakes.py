@@ -53,7 +53,6 @@ class FakeEngine:
         self.requests.append(request)
         cards: list[RenderedCard] = []
         for order in request.draft_orders:
-            name = order.medication_text or order.reference
             lab = {
                 "resourceType": "ServiceRequest",
                 "status": "draft",
@@ -73,7 +72,11 @@ class FakeEngine:
                         label="Withdraw the order and check CK",
                         isRecommended=True,
                         actions=(
-                            Action(type="delete", description=f"Remove {name}", resourceId=order.reference),
+                            Action(
+                                type="delete",
+                                description=f"Remove {order.reference}",
+                                resourceId=order.reference,
+                            ),
                             Action(type="create", description="Order CK", resource=lab),
                         ),
                     ),

@@ -7,8 +7,13 @@ import os
 import uuid
 from collections.abc import AsyncIterator
 
+import httpx
 import pytest
 
+from service.auth.claims import TimeWindow
+from service.auth.jwks import JwksCache
+from service.auth.policy import build_policies
+from service.auth.reasons import FailureReason
 from service.auth.replay import (
     MemoryReplayCache,
     RedisReplayCache,
@@ -16,7 +21,10 @@ from service.auth.replay import (
     ReplayCacheUnavailable,
     replay_key,
 )
-from tests.service.test_auth_ehr import FakeClock
+from service.auth.verifier import JwtAuthenticator
+from service.errors import AuthenticationFailed
+from service.settings import TrustedIssuer
+from tests.service.test_auth_ehr import EPIC_ISS, NOW, SERVICE_URL, Ehr, FakeClock
 
 
 def test_replay_key_is_fixed_length_and_scoped_per_issuer() -> None:
@@ -107,3 +115,30 @@ async def test_redis_unreachable_fails_closed() -> None:
             await cache.first_use("k", 60)
     finally:
         await cache.aclose()
+
+
+@pytest.mark.redis
+async def test_a_token_accepted_by_one_replica_is_refused_by_another(redis_cache: RedisReplayCache) -> None:
+    ehr = Ehr(EPIC_ISS, alg="RS384")
+    policies = build_policies([TrustedIssuer(iss=EPIC_ISS, jwks=ehr.jwks())])
+    other_cache = RedisReplayCache.from_url(os.environ["TOXHOOKS_TEST_REDIS_URL"])
+    async with httpx.AsyncClient() as client:
+        replicas = [
+            JwtAuthenticator(
+                policies,
+                jwks=JwksCache(client, min_interval_s=60, max_age_s=3600),
+                replay=cache,
+                window=TimeWindow(leeway_s=60, max_lifetime_s=3600),
+                max_token_bytes=16_384,
+                now=lambda: NOW,
+            )
+            for cache in (redis_cache, other_cache)
+        ]
+        token = ehr.bearer()
+        try:
+            assert (await replicas[0].authenticate(token, SERVICE_URL)).issuer == EPIC_ISS
+            with pytest.raises(AuthenticationFailed) as caught:
+                await replicas[1].authenticate(token, SERVICE_URL)
+            assert caught.value.reason == FailureReason.REPLAY
+        finally:
+            await other_cache.aclose()

@@ -99,6 +99,14 @@ async def test_epic_token_rs384_with_sub_and_nbf_is_accepted(verifier: JwtAuthen
     assert principal == Principal(issuer=EPIC_ISS, subject="epic-client-7f3a", tenant="ONC-HOSPITAL")
 
 
+async def test_epic_token_naming_its_jwks_in_jku_is_accepted(client: httpx.AsyncClient, epic: Ehr) -> None:
+    verifier = make_verifier([TrustedIssuer(iss=EPIC_ISS, jku=[EPIC_JWKS_URL], algorithms=["RS384"])], client)
+    with respx.mock() as router:
+        router.get(EPIC_JWKS_URL).respond(200, json=epic.jwks())
+        token = epic.bearer(header={"jku": EPIC_JWKS_URL}, **epic_claims(tenant=DROP))
+        assert (await verifier.authenticate(token, SERVICE_URL)).subject == "epic-client-7f3a"
+
+
 async def test_audience_may_be_an_array_naming_this_url(verifier: JwtAuthenticator, sandbox: Ehr) -> None:
     token = sandbox.bearer(aud=[OTHER_SERVICE_URL, SERVICE_URL])
     assert (await verifier.authenticate(token, SERVICE_URL)).issuer == SANDBOX_ISS

@@ -197,7 +197,10 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
     ).encode()
     try:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
-            # Half the request, then SIGTERM: the call is in flight when shutdown starts.
+            # One complete call first, so the server has surely taken the connection on.
+            connection.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
+            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+            # Then half a request and SIGTERM: the call is in flight when shutdown starts.
             connection.sendall(head + body[:10])
             time.sleep(0.3)
             server.process.send_signal(signal.SIGTERM)

@@ -97,9 +97,8 @@ def test_any_single_character_change_is_refused(verify: Any, position: int, repl
     if token[index] == replacement:
         return
     tampered = token[:index] + replacement + token[index + 1 :]
-    reason = verify(f"Bearer {tampered}")
-    # Base64url has padding-free aliases in its last character; a change there may decode identically.
-    assert reason in REASONS or index >= len(token) - 1
+    # Even where base64 decoding is lenient, the signed input is the token's ASCII text.
+    assert verify(f"Bearer {tampered}") in REASONS
 
 
 def test_the_untampered_token_is_accepted(verify: Any) -> None:

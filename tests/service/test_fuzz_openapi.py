@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from service.app import create_app
 from service.settings import Settings
 
-EXAMPLES_PER_OPERATION = 120  # x 5 operations = 600 generated calls per run
+EXAMPLES_PER_OPERATION = 120  # operations without inputs need only one
 
 # Where the service's document leaves a JSON body undescribed, describe the CDS Hooks shapes
 # loosely so the fuzzer still sends bodies (and plenty of wrong ones) to those operations.
@@ -76,39 +76,38 @@ def api(tmp_path: Path) -> Any:
     return schema
 
 
-OPERATIONS = [
+CORE_OPERATIONS = {
     ("GET", "/cds-services"),
     ("POST", "/cds-services/{service_id}"),
     ("POST", "/cds-services/{service_id}/feedback"),
     ("GET", "/healthz"),
     ("GET", "/readyz"),
-]
+}
 
 
-def test_every_operation_in_the_document_is_fuzzed(api: Any) -> None:
-    documented = {
-        (method.upper(), path)
-        for path, operations in api.raw_schema["paths"].items()
-        for method in operations
-        if method in ("get", "post", "put", "patch", "delete")
-    }
-    assert documented == set(OPERATIONS)
+def test_the_document_lists_every_cds_hooks_endpoint(api: Any) -> None:
+    documented = {(op.ok().method.upper(), op.ok().path) for op in api.get_all_operations()}
+    assert documented >= CORE_OPERATIONS
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("method", "path"), OPERATIONS)
-def test_no_call_makes_the_service_fail(api: Any, method: str, path: str) -> None:
-    operation = api[path][method]
+def test_no_call_makes_the_service_fail(api: Any) -> None:
+    """Every operation the document lists (new ones included), each with its own generated calls."""
+    fuzzed = set()
+    for result in api.get_all_operations():
+        operation = result.ok()
 
-    @given(case=operation.as_strategy())
-    @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
-        deadline=None,
-        suppress_health_check=list(HealthCheck),
-        database=None,
-    )
-    def call(case: Any) -> None:
-        response = case.call()
-        assert response.status_code < 500, (case.formatted_path, response.status_code, response.text)
+        @given(case=operation.as_strategy())
+        @settings(
+            max_examples=EXAMPLES_PER_OPERATION,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            database=None,
+        )
+        def call(case: Any) -> None:
+            response = case.call()
+            assert response.status_code < 500, (case.formatted_path, response.status_code, response.text)
 
-    call()
+        call()
+        fuzzed.add((operation.method.upper(), operation.path))
+    assert fuzzed >= CORE_OPERATIONS

@@ -11,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
+from service.errors import ConfigurationError
 from service.observability.context import bind_hook_instance
 from service.observability.logging import JsonFormatter, RedactingFilter, configure_logging
 from service.observability.metrics import install_metrics
@@ -142,3 +143,8 @@ def test_configure_logging_installs_one_handler_and_routes_server_loggers() -> N
             root.removeHandler(handler)
         root.setLevel(saved_level)
         logging.getLogger("uvicorn.access").disabled = False
+
+
+def test_unknown_log_level_stops_start_up() -> None:
+    with pytest.raises(ConfigurationError, match="log_level 'loud'"):
+        configure_logging(Settings(log_level="loud"))

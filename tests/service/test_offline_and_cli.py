@@ -121,7 +121,9 @@ def test_serve_dev_binds_loopback_with_a_warning(cli_env: Path, monkeypatch: pyt
     result = runner.invoke(cli, ["serve", "--dev", "--port", "9123"])
     assert result.exit_code == 0, result.output
     assert "WITHOUT authentication" in result.stderr
-    assert started == [{"host": "127.0.0.1", "port": 9123, "log_config": None}]
+    assert started == [
+        {"host": "127.0.0.1", "port": 9123, "log_config": None, "timeout_graceful_shutdown": 20}
+    ]
     refused = runner.invoke(cli, ["serve", "--dev", "--host", "0.0.0.0"])
     assert refused.exit_code == 2
 

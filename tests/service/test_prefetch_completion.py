@@ -215,3 +215,55 @@ async def test_missing_keys_without_fhir_server(make_client: MakeClient, fake_en
     response = await client.post(PV, json=hook_request("patient-view", prefetch={}))
     assert response.status_code == 412
     assert response.json()["issue"][0]["expression"] == ["labs"]
+
+
+async def test_pre_1_0_wrapped_prefetch_is_unwrapped(
+    make_client: MakeClient, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    prefetch = full_prefetch()
+    prefetch["labs"] = {"response": {"status": "200 OK"}, "resource": prefetch["labs"]}
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch))
+    assert response.status_code == 200
+    assert ids(seen, "Observation") == ["ck-1", "ck-2"]
+
+
+def test_evaluate_command_fetches_what_prefetch_lacks(
+    fhir: respx.MockRouter, fake_engine: FakeEngine, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    monkeypatch.setenv("TOXHOOKS_LOG_JSON", "false")
+    route = fhir.get("/Observation").mock(
+        return_value=httpx.Response(200, json=bundle(ck_observation("ck-7", 70)))
+    )
+    prefetch = full_prefetch()
+    del prefetch["labs"]
+    request = hook_request("patient-view", prefetch=prefetch)
+    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer"}
+    path = tmp_path / "request.json"
+    path.write_text(json.dumps(request))
+    result = CliRunner().invoke(cli, ["evaluate", str(path), "--fhir-server", FHIR])
+    assert result.exit_code == 0, result.output
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert fake_engine.requests[0].unavailable == ()
+
+
+async def test_medication_by_bundle_full_url(make_client: MakeClient, fake_engine: FakeEngine) -> None:
+    order = draft_order("mr-1", medication={"medicationReference": {"reference": "urn:uuid:7f1c"}})
+    other = draft_order("mr-2", medication={"medicationReference": {"reference": "urn:uuid:0000"}})
+    body = hook_request("order-sign", drafts=[order, other])
+    body["context"]["draftOrders"]["entry"].append(
+        {
+            "fullUrl": "urn:uuid:7f1c",
+            "resource": {"resourceType": "Medication", "id": "m1", "code": {"text": "alectinib"}},
+        }
+    )
+    client = await make_client()
+    response = await client.post("/cds-services/toxhooks-order-sign", json=body)
+    assert response.status_code == 200
+    assert fake_engine.requests[0].unavailable == ("urn:uuid:0000",)

@@ -61,7 +61,10 @@ class Case:
 
     @property
     def id(self) -> str:
-        return f"v{self.version}-{self.rule.term}-{self.rule.analyte}-G{self.band.grade}-{self.band.ref}-{self.unit}-{self.position}"
+        rule, band = self.rule, self.band
+        return (
+            f"v{self.version}-{rule.term}-{rule.analyte}-G{band.grade}-{band.ref}-{self.unit}-{self.position}"
+        )
 
 
 def _ranges(rule: Rule) -> tuple[float, float, float | None]:
@@ -114,10 +117,18 @@ CASES = _cases()
 def _grade(case: Case) -> int | None:
     factor = dict(UNITS.get(case.rule.analyte, [])).get(case.unit)
     if factor is None:  # an absolute band's own unit: range sent in the canonical unit
-        obs = observation(case.rule.analyte, case.value, case.unit, low=case.lln, high=case.uln,
-                          range_unit=get_analyte(case.rule.analyte).unit)  # type: ignore[union-attr]
+        obs = observation(
+            case.rule.analyte,
+            case.value,
+            case.unit,
+            low=case.lln,
+            high=case.uln,
+            range_unit=get_analyte(case.rule.analyte).unit,
+        )  # type: ignore[union-attr]
     else:
-        obs = observation(case.rule.analyte, case.value, case.unit, low=case.lln * factor, high=case.uln * factor)
+        obs = observation(
+            case.rule.analyte, case.value, case.unit, low=case.lln * factor, high=case.uln * factor
+        )
     baselines = {case.rule.analyte: case.baseline} if case.baseline is not None else None
     facts = build_facts([obs], ctcae_version=case.version, baselines=baselines)
     timeline = facts.timeline(case.rule.term)

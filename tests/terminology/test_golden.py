@@ -37,7 +37,9 @@ def _summary(facts: PatientFacts) -> dict[str, Any]:
                         "received": e.evidence.received,
                         "reference": e.evidence.reference_kind,
                         "default_range": e.evidence.reference_is_default,
-                        "multiple": round(e.evidence.multiple, 3) if e.evidence.multiple is not None else None,
+                        "multiple": round(e.evidence.multiple, 3)
+                        if e.evidence.multiple is not None
+                        else None,
                         "rule_row": e.evidence.rule_row,
                         "note": e.evidence.note,
                         "suspects": list(e.suspect_drugs),

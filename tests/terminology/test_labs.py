@@ -47,7 +47,9 @@ LITERAL_V5 = [
 
 
 @pytest.mark.parametrize(("analyte", "value", "unit", "uln", "term", "expected"), LITERAL_V5)
-def test_literal_uln_grades(analyte: str, value: float, unit: str, uln: float, term: str, expected: int) -> None:
+def test_literal_uln_grades(
+    analyte: str, value: float, unit: str, uln: float, term: str, expected: int
+) -> None:
     obs = observation(analyte, value, unit, high=uln, range_unit="U/L" if unit.endswith("kat/L") else None)
     if analyte == "creatinine" and unit == "umol/L":
         obs["referenceRange"] = [{"high": {"value": uln, "unit": "mg/dL"}}]
@@ -91,7 +93,9 @@ def test_neutrophils_v5_and_v6(value: float, unit: str, v5: int, v6: int) -> Non
     assert _grade(obs, "Neutrophil count decreased", "6.0") == v6
 
 
-@pytest.mark.parametrize(("value", "expected"), [(449, 0), (450, 1), (480.5, 1), (481, 2), (500, 2), (501, 3)])
+@pytest.mark.parametrize(
+    ("value", "expected"), [(449, 0), (450, 1), (480.5, 1), (481, 2), (500, 2), (501, 3)]
+)
 def test_qtc_integer_bands(value: float, expected: int) -> None:
     term = "Electrocardiogram QT corrected interval prolonged"
     assert _grade(observation("qtc", value, "ms"), term) == expected
@@ -105,8 +109,14 @@ def test_blood_pressure_panel_grades_both_components() -> None:
         "effectiveDateTime": "2024-05-01",
         "code": {"coding": [{"system": LOINC, "code": "85354-9"}]},
         "component": [
-            {"code": {"coding": [{"system": LOINC, "code": "8480-6"}]}, "valueQuantity": {"value": 135, "code": "mm[Hg]"}},
-            {"code": {"coding": [{"system": LOINC, "code": "8462-4"}]}, "valueQuantity": {"value": 101, "code": "mm[Hg]"}},
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8480-6"}]},
+                "valueQuantity": {"value": 135, "code": "mm[Hg]"},
+            },
+            {
+                "code": {"coding": [{"system": LOINC, "code": "8462-4"}]},
+                "valueQuantity": {"value": 101, "code": "mm[Hg]"},
+            },
         ],
     }
     grades = sorted(e.grade for e in _events([panel], "Hypertension"))
@@ -124,7 +134,9 @@ def test_default_range_is_marked_on_the_evidence() -> None:
 
 
 def test_evidence_carries_what_was_used() -> None:
-    event = _events([observation("creatinine", 265.2, "umol/L", high=1.2, range_unit="mg/dL")], "Creatinine increased")[0]
+    event = _events(
+        [observation("creatinine", 265.2, "umol/L", high=1.2, range_unit="mg/dL")], "Creatinine increased"
+    )[0]
     ev = event.evidence
     assert ev.resource == "Observation/o1"
     assert ev.received == "265.2 umol/L"
@@ -206,6 +218,14 @@ def test_unknown_codes_and_resources_are_ignored() -> None:
     ]
     facts = build_facts(odd)  # type: ignore[arg-type]
     assert not facts.timelines and not facts.exclusions and not facts.labs
+
+
+def test_bundles_are_opened() -> None:
+    bundle = {
+        "resourceType": "Bundle",
+        "entry": [{"resource": observation("ck", 900, "U/L")}, {"x": 1}, "junk"],
+    }
+    assert len(_events([bundle], "CPK increased")) == 1
 
 
 def test_duplicate_resources_are_read_once() -> None:

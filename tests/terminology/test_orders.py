@@ -19,8 +19,15 @@ DRUGS = (
 )
 
 
-def _order(medication: dict[str, Any], dosage: list[dict[str, Any]] | None = None, **extra: Any) -> dict[str, Any]:
-    body = {"resourceType": "MedicationRequest", "id": "m", "status": "active", "intent": "order"} | medication
+def _order(
+    medication: dict[str, Any], dosage: list[dict[str, Any]] | None = None, **extra: Any
+) -> dict[str, Any]:
+    body = {
+        "resourceType": "MedicationRequest",
+        "id": "m",
+        "status": "active",
+        "intent": "order",
+    } | medication
     if dosage is not None:
         body["dosageInstruction"] = dosage
     return body | extra
@@ -29,12 +36,45 @@ def _order(medication: dict[str, Any], dosage: list[dict[str, Any]] | None = Non
 @pytest.mark.parametrize(
     ("medication", "drug", "match"),
     [
-        ({"medicationCodeableConcept": {"coding": [{"system": RXNORM_SYSTEM, "code": "1727485"}]}}, "alectinib", "rxnorm"),
-        ({"medicationCodeableConcept": {"coding": [{"system": NDC_SYSTEM, "code": "71779-623-01"}]}}, "avutometinib-defactinib", "ndc"),
-        ({"medicationCodeableConcept": {"coding": [{"system": "urn:local:drugs", "code": "PIM-1"}]}}, "pimasertib", "local"),
+        (
+            {"medicationCodeableConcept": {"coding": [{"system": RXNORM_SYSTEM, "code": "1727485"}]}},
+            "alectinib",
+            "rxnorm",
+        ),
+        (
+            {"medicationCodeableConcept": {"coding": [{"system": NDC_SYSTEM, "code": "71779-623-01"}]}},
+            "avutometinib-defactinib",
+            "ndc",
+        ),
+        (
+            {"medicationCodeableConcept": {"coding": [{"system": "urn:local:drugs", "code": "PIM-1"}]}},
+            "pimasertib",
+            "local",
+        ),
         ({"medicationCodeableConcept": {"text": "ALECENSA 150mg caps"}}, "alectinib", "name"),
-        ({"medicationCodeableConcept": {"coding": [{"system": "x", "code": "1", "display": "Pimasertib 60 mg"}]}}, "pimasertib", "name"),
-        ({"medicationReference": {"reference": "#med"}, "contained": [{"resourceType": "Medication", "id": "med", "code": {"coding": [{"system": RXNORM_SYSTEM, "code": "3640"}]}}]}, "doxycycline", "rxnorm"),
+        (
+            {
+                "medicationCodeableConcept": {
+                    "coding": [{"system": "x", "code": "1", "display": "Pimasertib 60 mg"}]
+                }
+            },
+            "pimasertib",
+            "name",
+        ),
+        (
+            {
+                "medicationReference": {"reference": "#med"},
+                "contained": [
+                    {
+                        "resourceType": "Medication",
+                        "id": "med",
+                        "code": {"coding": [{"system": RXNORM_SYSTEM, "code": "3640"}]},
+                    }
+                ],
+            },
+            "doxycycline",
+            "rxnorm",
+        ),
     ],
 )
 def test_drug_recognition(medication: dict[str, Any], drug: str, match: str) -> None:
@@ -45,7 +85,11 @@ def test_drug_recognition(medication: dict[str, Any], drug: str, match: str) -> 
 
 def test_medication_reference_is_resolved_from_the_map() -> None:
     medication = {"resourceType": "Medication", "id": "7", "code": {"text": "Alecensa"}}
-    order = read_order(_order({"medicationReference": {"reference": "Medication/7"}}), drugs=DRUGS, medications={"Medication/7": medication})
+    order = read_order(
+        _order({"medicationReference": {"reference": "Medication/7"}}),
+        drugs=DRUGS,
+        medications={"Medication/7": medication},
+    )
     assert order.drug is not None and order.drug.match == "name" and order.medication_text == "Alecensa"
 
 
@@ -57,10 +101,50 @@ def test_unknown_drug_and_partial_words_are_not_matched() -> None:
 @pytest.mark.parametrize(
     ("dosage", "per", "per_day", "daily"),
     [
-        ([{"timing": {"code": {"coding": [{"code": "BID"}]}}, "doseAndRate": [{"doseQuantity": {"value": 600, "unit": "mg"}}]}], 600, 2, 1200),
-        ([{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}}, "doseAndRate": [{"doseQuantity": {"value": 450, "code": "mg"}}]}], 450, 2, 900),
-        ([{"timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "wk"}}, "doseAndRate": [{"doseQuantity": {"value": 3.2, "code": "mg"}}]}], 3.2, 2 / 7, 6.4 / 7),
-        ([{"timing": {"repeat": {"frequency": 1, "period": 12, "periodUnit": "h"}}, "doseAndRate": [{"doseQuantity": {"value": 0.2, "code": "g"}}]}], 200, 2, 400),
+        (
+            [
+                {
+                    "timing": {"code": {"coding": [{"code": "BID"}]}},
+                    "doseAndRate": [{"doseQuantity": {"value": 600, "unit": "mg"}}],
+                }
+            ],
+            600,
+            2,
+            1200,
+        ),
+        (
+            [
+                {
+                    "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+                    "doseAndRate": [{"doseQuantity": {"value": 450, "code": "mg"}}],
+                }
+            ],
+            450,
+            2,
+            900,
+        ),
+        (
+            [
+                {
+                    "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "wk"}},
+                    "doseAndRate": [{"doseQuantity": {"value": 3.2, "code": "mg"}}],
+                }
+            ],
+            3.2,
+            2 / 7,
+            6.4 / 7,
+        ),
+        (
+            [
+                {
+                    "timing": {"repeat": {"frequency": 1, "period": 12, "periodUnit": "h"}},
+                    "doseAndRate": [{"doseQuantity": {"value": 0.2, "code": "g"}}],
+                }
+            ],
+            200,
+            2,
+            400,
+        ),
         ([{"text": "Take 60 mg by mouth twice daily"}], 60, 2, 120),
         ([{"text": "45 mg daily"}], 45, 1, 45),
         ([{"text": "100 mg q12h"}], 100, 2, 200),
@@ -80,7 +164,10 @@ def test_dose_reading(dosage: list[dict[str, Any]], per: float, per_day: float, 
     [
         (None, "no dosageInstruction"),
         ([{"text": "600 mg BID for 2 days then 450 mg BID"}], "free-text sig not understood"),
-        ([{"doseAndRate": [{"doseQuantity": {"value": 600, "unit": "mg"}}]}], "no structured timing frequency"),
+        (
+            [{"doseAndRate": [{"doseQuantity": {"value": 600, "unit": "mg"}}]}],
+            "no structured timing frequency",
+        ),
         ([{"timing": {"code": {"coding": [{"code": "BID"}]}}}], "no structured doseQuantity"),
         ("not a list", "no dosageInstruction"),
     ],

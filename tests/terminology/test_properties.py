@@ -7,6 +7,7 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from terminology.analytes import get_analyte
 from terminology.facts import build_facts
 from terminology.thresholds import get_rules
 
@@ -17,7 +18,9 @@ JSON = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=12,
 )
-UNITS = st.sampled_from(["U/L", "ukat/L", "mg/dL", "umol/L", "10*9/L", "/mm3", "%", "", "g/L", "xyz", "{INR}", "mm[Hg]"])
+UNITS = st.sampled_from(
+    ["U/L", "ukat/L", "mg/dL", "umol/L", "10*9/L", "/mm3", "%", "", "g/L", "xyz", "{INR}", "mm[Hg]"]
+)
 NUMBERS = st.floats(allow_nan=True, allow_infinity=True) | st.integers(min_value=-(10**30), max_value=10**30)
 
 
@@ -38,7 +41,31 @@ def test_grading_never_raises_on_quantities(
         assert all(0 <= e.grade <= 5 for e in timeline.events)
 
 
-@given(resource=st.dictionaries(st.sampled_from(["resourceType", "id", "code", "valueQuantity", "status", "component", "event", "extension", "effectiveDateTime", "referenceRange", "valueInteger", "medicationCodeableConcept", "dosageInstruction", "suspectEntity"]), JSON, max_size=8), kind=st.sampled_from(["Observation", "AdverseEvent", "Condition", "MedicationRequest", "Medication"]))
+@given(
+    resource=st.dictionaries(
+        st.sampled_from(
+            [
+                "resourceType",
+                "id",
+                "code",
+                "valueQuantity",
+                "status",
+                "component",
+                "event",
+                "extension",
+                "effectiveDateTime",
+                "referenceRange",
+                "valueInteger",
+                "medicationCodeableConcept",
+                "dosageInstruction",
+                "suspectEntity",
+            ]
+        ),
+        JSON,
+        max_size=8,
+    ),
+    kind=st.sampled_from(["Observation", "AdverseEvent", "Condition", "MedicationRequest", "Medication"]),
+)
 @settings(max_examples=300, deadline=None)
 def test_never_raises_on_arbitrary_shapes(resource: dict[str, Any], kind: str) -> None:
     build_facts([resource | {"resourceType": kind}])
@@ -54,18 +81,12 @@ INCREASING = [(r.analyte, r.term) for r in get_rules("5.0") if r.increasing]
 @settings(max_examples=300, deadline=None)
 def test_grades_are_monotonic_for_increased_terms(pair: tuple[str, str], values: list[float]) -> None:
     analyte, term = pair
-    low_value, high_value = sorted(values)
-    grades = []
-    for value in (low_value, high_value):
-        timeline = build_facts([observation(analyte, value, None)]).timeline(term)
-        grades.append(timeline)
-    # unitless probes only grade dimensionless analytes; use the canonical unit otherwise
-    from terminology.analytes import get_analyte
-
-    unit = get_analyte(analyte).unit  # type: ignore[union-attr]
+    analyte_info = get_analyte(analyte)
+    assert analyte_info is not None
     graded = []
-    for value in (low_value, high_value):
-        timeline = build_facts([observation(analyte, value, unit)]).timeline(term)
+    for value in sorted(values):
+        obs = observation(analyte, value, analyte_info.unit, low=1.0, high=2.0)
+        timeline = build_facts([obs]).timeline(term)
         assert timeline is not None
         graded.append(timeline.events[0].grade)
     assert graded[0] <= graded[1]

@@ -21,7 +21,12 @@ NCIT = "http://ncicb.nci.nih.gov/xml/owl/EVS/Thesaurus.owl"
 
 
 def _obs(**fields: Any) -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": "r", "status": "final", "effectiveDateTime": "2024-04-10"} | fields
+    return {
+        "resourceType": "Observation",
+        "id": "r",
+        "status": "final",
+        "effectiveDateTime": "2024-04-10",
+    } | fields
 
 
 @pytest.mark.parametrize(
@@ -32,7 +37,10 @@ def _obs(**fields: Any) -> dict[str, Any]:
         ({"code": {"coding": [{"system": MDRAE_SYSTEM, "code": "10037847"}]}, "valueInteger": 0}, 0),
         ({"code": RASH, "valueCodeableConcept": {"coding": [{"system": NCIT, "code": "C41340"}]}}, 3),
         ({"code": RASH, "valueCodeableConcept": {"coding": [{"system": NCIT, "code": "C41337"}]}}, 4),
-        ({"code": RASH, "valueCodeableConcept": {"coding": [{"system": CTCAE_GRADE_SYSTEM, "code": "1"}]}}, 1),
+        (
+            {"code": RASH, "valueCodeableConcept": {"coding": [{"system": CTCAE_GRADE_SYSTEM, "code": "1"}]}},
+            1,
+        ),
         ({"code": RASH, "valueCodeableConcept": {"text": "Grade 2"}}, 2),
         ({"code": RASH, "extension": [{"url": CTCAE_GRADE_EXTENSION, "valueInteger": 3}]}, 3),
         (
@@ -84,7 +92,10 @@ def test_observation_qualifiers_from_components_and_extension() -> None:
         extension=[
             {
                 "url": QUALIFIER_EXTENSION,
-                "extension": [{"url": "name", "valueCode": "suspected-scar"}, {"url": "value", "valueBoolean": False}],
+                "extension": [
+                    {"url": "name", "valueCode": "suspected-scar"},
+                    {"url": "value", "valueBoolean": False},
+                ],
             }
         ],
     )
@@ -103,7 +114,11 @@ def test_v6_reports_v5_terms_through_the_nci_mapping() -> None:
     assert "NCI mapping" in (timeline.events[0].evidence.note or "")
 
 
-SJS = {"coding": [{"system": "http://snomed.info/sct", "code": "73442001", "display": "Stevens-Johnson syndrome"}]}
+SJS = {
+    "coding": [
+        {"system": "http://snomed.info/sct", "code": "73442001", "display": "Stevens-Johnson syndrome"}
+    ]
+}
 
 
 def test_adverse_event_with_severity_snomed_event_and_suspect() -> None:
@@ -115,13 +130,25 @@ def test_adverse_event_with_severity_snomed_event_and_suspect() -> None:
             "actuality": "actual",
             "event": SJS,
             "date": "2024-05-01",
-            "severity": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/adverse-event-severity", "code": "severe"}]},
-            "suspectEntity": [{"instance": {"reference": "Medication/m1"}}, {"instance": {"display": "Alecensa"}}],
+            "severity": {
+                "coding": [
+                    {
+                        "system": "http://terminology.hl7.org/CodeSystem/adverse-event-severity",
+                        "code": "severe",
+                    }
+                ]
+            },
+            "suspectEntity": [
+                {"instance": {"reference": "Medication/m1"}},
+                {"instance": {"display": "Alecensa"}},
+            ],
         },
         {
             "resourceType": "Medication",
             "id": "m1",
-            "code": {"coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1727455"}]},
+            "code": {
+                "coding": [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": "1727455"}]
+            },
         },
     ]
     timeline = build_facts(resources, drugs=drugs).timeline("Stevens-Johnson syndrome")
@@ -131,7 +158,13 @@ def test_adverse_event_with_severity_snomed_event_and_suspect() -> None:
 
 
 def test_potential_adverse_event_is_excluded() -> None:
-    ae = {"resourceType": "AdverseEvent", "id": "p", "actuality": "potential", "event": RASH, "severity": {"text": "Grade 2"}}
+    ae = {
+        "resourceType": "AdverseEvent",
+        "id": "p",
+        "actuality": "potential",
+        "event": RASH,
+        "severity": {"text": "Grade 2"},
+    }
     facts = build_facts([ae])
     assert not facts.timelines and "potential" in facts.exclusions[0].reason
 
@@ -166,7 +199,12 @@ def test_condition_with_grade_is_also_an_event_and_refuted_is_excluded() -> None
         "extension": [{"url": CTCAE_GRADE_EXTENSION, "valueInteger": 4}],
         "clinicalStatus": {"coding": [{"code": "resolved"}]},
     }
-    refuted = {"resourceType": "Condition", "id": "x", "code": SJS, "verificationStatus": {"coding": [{"code": "refuted"}]}}
+    refuted = {
+        "resourceType": "Condition",
+        "id": "x",
+        "code": SJS,
+        "verificationStatus": {"coding": [{"code": "refuted"}]},
+    }
     facts = build_facts([graded, refuted])
     assert [(c.kind, c.active) for c in facts.conditions] == [("sjs", False)]
     timeline = facts.timeline("Stevens-Johnson syndrome")
@@ -176,6 +214,10 @@ def test_condition_with_grade_is_also_an_event_and_refuted_is_excluded() -> None
 
 
 def test_unrelated_conditions_are_ignored() -> None:
-    condition = {"resourceType": "Condition", "id": "c", "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]}}
+    condition = {
+        "resourceType": "Condition",
+        "id": "c",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "38341003"}]},
+    }
     facts = build_facts([condition])
     assert not facts.conditions and not facts.exclusions

@@ -173,7 +173,8 @@
   }
 
   function drawLab(series, range, host, ctcaeVersion) {
-    const byUln = series.points.length > 0 && series.points.every((p) => p.x_uln !== null);
+    // ULN multiples only where the term is graded by them (bands); otherwise the measured values.
+    const byUln = series.bands.length > 0 && series.points.length > 0 && series.points.every((p) => p.x_uln !== null);
     const xs = series.points.map((p) => toSeconds(p.time));
     const ys = series.points.map((p) => (byUln ? p.x_uln : p.value));
     const yUnit = byUln ? "× ULN" : series.unit;
@@ -209,11 +210,10 @@
       plugins: [bandPlugin(bands, box)],
     }, [xs, ys], box);
     if (series.undated) panel.appendChild(el("p", { className: "muted", text: `${series.undated} value(s) without a date are not drawn.` }));
-    if (byUln && !series.bands.length) {
-      panel.appendChild(el("p", { className: "muted", text: `CTCAE ${ctcaeVersion} has no grades in multiples of ULN for ${series.term || "this analyte"}: no bands are drawn.` }));
-    }
-    if (byUln === false && series.points.length) {
-      panel.appendChild(el("p", { className: "muted", text: "Some values have no upper limit of normal: raw values are drawn and the grade bands are left out." }));
+    if (!series.bands.length) {
+      panel.appendChild(el("p", { className: "muted", text: `CTCAE ${ctcaeVersion} has no grades in multiples of ULN for ${series.term || "this analyte"}: measured values are drawn, without grade bands.` }));
+    } else if (!byUln && series.points.length) {
+      panel.appendChild(el("p", { className: "muted", text: "Some values have no upper limit of normal: measured values are drawn and the grade bands are left out." }));
     }
     panel.appendChild(tableOf(`${series.label} values`, ["Date", "Value as received", `Value (${series.unit})`, "× ULN", "ULN", "Grade", "Resource"],
       series.points.map((p) => [p.time, p.received, fmtNum(p.value), fmtNum(p.x_uln), p.uln === null ? null : `${fmtNum(p.uln)}${p.range_is_default ? " (default range)" : ""}`,
@@ -290,6 +290,12 @@
             ctx.fillStyle = "#222";
             ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
             ctx.fillText("hold", x0 + 4, bbox.top + 14);
+          });
+          // Dose changes are written out, not only seen as a step in the line.
+          ctx.fillStyle = "#222";
+          ctx.font = `${Math.round(11 * devicePixelRatio)}px system-ui, sans-serif`;
+          segments.filter((s) => ["reduction", "increase", "restart"].includes(s.change)).forEach((s) => {
+            ctx.fillText(s.change, u.valToPos(edge(s)[0], "x", true) + 4, bbox.top + bbox.height - 6);
           });
           ctx.restore();
         }],

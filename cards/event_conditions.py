@@ -1,0 +1,188 @@
+"""Conditions over clinician-recorded and lab-derived CTCAE events: grades, qualifiers, history."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+
+from cards.context import Context, Outcome, Row, align, fmt_date
+from cards.logic import Condition, ConditionError
+from terminology.model import GradedEvent, TermTimeline
+
+__all__ = ["event_condition", "event_row", "history_condition", "qualifier_condition"]
+
+
+def event_row(event: GradedEvent) -> Row:
+    """One evidence-table row for a graded event."""
+    ev = event.evidence
+    multiple = ""
+    if ev.multiple is not None and ev.reference_kind:
+        multiple = f"{ev.multiple:.1f} x {ev.reference_kind}"
+    return Row(
+        observation=ev.resource,
+        value=ev.received or f"grade {event.grade}",
+        multiple=multiple,
+        term=event.term,
+        grade=event.grade,
+        version=event.ctcae_version,
+        date=fmt_date(event.effective),
+    )
+
+
+@lru_cache(maxsize=64)
+def _soc_terms(version: str, soc: str) -> frozenset[str]:
+    from terminology.ctcae import get_table  # local: the table loads lazily and is cached there
+
+    return frozenset(t.term for t in get_table(version).terms_in_soc(soc))
+
+
+def event_condition(spec: Mapping[str, Any]) -> Condition:
+    """Events of CTCAE terms (or a SOC) in a grade range: current, worst or resolved; counts and duration."""
+    terms = tuple(spec.get("event", ()))
+    socs = tuple(spec.get("soc", ()))
+    exclude = frozenset(spec.get("exclude", ()))
+    exclude_socs = tuple(spec.get("exclude_soc", ()))
+    low, high = spec.get("grade", [1, 5])
+    which = spec.get("which", "current")
+    resolved_to = spec.get("resolved_to")
+    episodes = int(spec.get("episodes_ge", 1))
+    duration = spec.get("duration_days_gt")
+    suspect = bool(spec.get("suspect", False))
+    if which not in ("current", "worst", "resolved"):
+        raise ConditionError(f"which: expected current, worst or resolved, got {which!r}")
+    if which == "resolved" and resolved_to is None:
+        raise ConditionError("resolved_to: required when which = 'resolved'")
+    if not terms and not socs and not spec.get("any_term"):
+        raise ConditionError("event: give 'event' (CTCAE terms), 'soc' or any_term = true")
+    soc_cache: dict[str, frozenset[str]] = {}
+
+    def candidates(ctx: Context) -> list[TermTimeline]:
+        timelines = ctx.request.facts.timelines
+        version = ctx.request.facts.ctcae_version
+        names: set[str] = set(terms)
+        key = version
+        if socs:
+            if key not in soc_cache:
+                soc_cache[key] = frozenset().union(*(_soc_terms(version, s) for s in socs))
+            names |= soc_cache[key]
+        if spec.get("any_term"):
+            names |= set(timelines)
+        if exclude_socs:
+            names -= frozenset().union(*(_soc_terms(version, s) for s in exclude_socs))
+        return [timelines[n] for n in sorted(names - exclude) if n in timelines]
+
+    def related(ctx: Context, event: GradedEvent) -> bool | None:
+        if not suspect:
+            return True
+        drug = ctx.subject.drug
+        if drug in event.suspect_drugs:
+            return True
+        if event.suspect_drugs:
+            return False
+        on_record = any(m.drug and m.drug.drug == drug for m in ctx.request.facts.medications)
+        return True if on_record else None
+
+    def run(ctx: Context) -> Outcome:
+        hits: list[tuple[GradedEvent, datetime | None]] = []
+        unsure: list[str] = []
+        for timeline in candidates(ctx):
+            latest = timeline.latest
+            if latest is None:
+                continue
+            if which == "current":
+                event: GradedEvent | None = latest if low <= latest.grade <= high else None
+            elif which == "worst":
+                worst = max(timeline.events, key=lambda e: e.grade)
+                event = worst if low <= worst.grade <= high else None
+            else:
+                if timeline.resolved_to(int(resolved_to or 0), low) is None:
+                    event = None
+                else:
+                    event = max(timeline.events, key=lambda e: e.grade)
+            if event is None or timeline.episodes(low) < episodes:
+                continue
+            if duration is not None:
+                onset = timeline.onset(low)
+                now = ctx.request.now
+                if onset is None or (now - align(onset, now)) <= timedelta(days=float(duration)):
+                    continue
+            link = related(ctx, event)
+            if link is False:
+                continue
+            if link is None:
+                unsure.append(f"whether the {event.term.lower()} was related to {ctx.subject.drug}")
+                continue
+            hits.append((event, timeline.onset(low)))
+        if hits:
+            rows = [event_row(e) for e, _ in hits]
+            if which == "resolved":
+                rows += [
+                    event_row(t.latest)
+                    for t in candidates(ctx)
+                    if t.latest and t.term in {e.term for e, _ in hits}
+                ]
+            onsets = [o for _, o in hits if o]
+            return Outcome(
+                True,
+                rows=tuple(rows),
+                grades=tuple(e.grade for e, _ in hits),
+                terms=tuple(e.term for e, _ in hits),
+                anchor=max(onsets) if onsets else None,
+            )
+        if unsure:
+            return Outcome(None, checks=tuple(unsure))
+        return Outcome(False)
+
+    return run
+
+
+def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
+    """A clinician-recorded qualifier (e.g. symptomatic) on events of the terms; unrecorded is undecided."""
+    name = str(spec["qualifier"])
+    terms = tuple(spec.get("event", ()))
+    wanted = bool(spec.get("is", True))
+    ask = str(spec.get("ask", f"whether the event is {name.replace('-', ' ')}"))
+
+    def run(ctx: Context) -> Outcome:
+        # Use only inside `all` with the event it qualifies: unrecorded -> undecided, never guessed.
+        present = [ctx.request.facts.timelines[t] for t in terms if t in ctx.request.facts.timelines]
+        for timeline in present:
+            term = timeline.term
+            for event in reversed(timeline.events):
+                recorded = event.qualifier(name)
+                if recorded is not None:
+                    row = Row(
+                        event.evidence.resource,
+                        f"{name}: {'yes' if recorded else 'no'}",
+                        term=term,
+                        grade=event.grade,
+                        version=event.ctcae_version,
+                        date=fmt_date(event.effective),
+                    )
+                    return Outcome(recorded == wanted, rows=(row,))
+        return Outcome(None, checks=(ask,))
+
+    return run
+
+
+def history_condition(spec: Mapping[str, Any]) -> Condition:
+    """A coded history condition of the kinds, or any event of the terms, is on record."""
+    kinds = frozenset(spec["history"])
+    terms = tuple(spec.get("event", ()))
+
+    def run(ctx: Context) -> Outcome:
+        rows = [
+            Row(c.resource, c.display, term=f"history: {c.kind}", date=fmt_date(c.onset))
+            for c in ctx.request.facts.conditions
+            if c.kind in kinds
+        ]
+        for term in terms:
+            timeline = ctx.request.facts.timelines.get(term)
+            worst = max(timeline.events, key=lambda e: e.grade) if timeline and timeline.events else None
+            if worst and worst.grade >= 1:
+                rows.append(event_row(worst))
+        return Outcome(bool(rows), rows=tuple(rows), terms=tuple(r.term for r in rows))
+
+    return run

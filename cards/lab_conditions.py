@@ -1,0 +1,106 @@
+"""Conditions over lab values as multiples of ULN or baseline (or absolute values)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import timedelta
+from typing import Any
+
+from cards.context import Context, Outcome, Row, align, fmt_date
+from cards.logic import COMPARATORS, Condition, ConditionError
+from terminology.model import LabResult
+
+__all__ = ["lab_condition"]
+
+
+def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
+    parts = []
+    if lab.x_uln is not None:
+        parts.append(f"{lab.x_uln:.1f} x ULN")
+    if lab.x_baseline is not None and (of == "baseline" or lab.analyte == "creatinine"):
+        parts.append(f"{lab.x_baseline:.1f} x baseline")
+    graded = ctx.lab_events.get(lab.resource)
+    return Row(
+        observation=lab.resource,
+        value=lab.received,
+        multiple="; ".join(parts),
+        term=graded.term if graded else lab.analyte,
+        grade=graded.grade if graded else None,
+        version=graded.ctcae_version if graded else "",
+        date=fmt_date(lab.effective),
+    )
+
+
+def lab_condition(spec: Mapping[str, Any]) -> Condition:
+    """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
+    analyte = str(spec["lab"])
+    of = spec.get("of", "uln")
+    if of not in ("uln", "baseline", "value"):
+        raise ConditionError(f"of: expected 'uln', 'baseline' or 'value', got {of!r}")
+    tests = [(op, float(spec[op])) for op in COMPARATORS if op in spec]
+    if len(tests) != 1:
+        raise ConditionError(f"lab {analyte}: give exactly one of gt, ge, lt, le")
+    op, threshold = tests[0]
+    symbol, compare = COMPARATORS[op]
+    which = spec.get("which", "latest")
+    episodes = int(spec.get("episodes_ge", 1))
+    label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
+    name = analyte.upper() if len(analyte) <= 3 else analyte
+    unit = str(spec.get("unit", ""))
+    wording = (
+        f"{name} {symbol} {threshold:g} {unit}"
+        if of == "value"
+        else f"{name} {symbol} {threshold:g} x {label}"
+    )
+
+    def multiple(lab: LabResult) -> float | None:
+        if of == "value":
+            return lab.value
+        return lab.x_uln if of == "uln" else lab.x_baseline
+
+    def run(ctx: Context) -> Outcome:
+        series = ctx.request.facts.labs.get(analyte, ())
+        if not series:
+            return Outcome(None, missing=(f"{analyte} (no result on record; needed for {wording})",))
+        latest = series[-1]
+        oldest_ok = ctx.request.now - timedelta(days=ctx.lab_max_age_days)
+        if latest.effective is not None and align(latest.effective, oldest_ok) < oldest_ok:
+            return Outcome(
+                None,
+                missing=(
+                    f"{analyte} (latest result {fmt_date(latest.effective)} is older than "
+                    f"{ctx.lab_max_age_days} days; needed for {wording})",
+                ),
+            )
+        chosen = latest
+        if which == "worst":
+            usable = [lab for lab in series if multiple(lab) is not None]
+            chosen = max(usable, key=lambda lab: multiple(lab) or 0.0) if usable else latest
+        value = multiple(chosen)
+        if value is None:
+            return Outcome(None, missing=(f"{analyte} {label} (not known; needed for {wording})",))
+        if not compare(value, threshold):
+            return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
+        runs, inside, onset = 0, False, None
+        for lab in series:
+            above = (m := multiple(lab)) is not None and compare(m, threshold)
+            if above and not inside:
+                runs, onset = runs + 1, lab.effective
+            inside = above
+        if runs < episodes:
+            return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
+        rows = tuple(
+            _lab_row(ctx, lab, of)
+            for lab in series
+            if (m := multiple(lab)) is not None and compare(m, threshold)
+        )
+        graded = ctx.lab_events.get(chosen.resource)
+        return Outcome(
+            True,
+            rows=rows if episodes > 1 else (_lab_row(ctx, chosen, of),),
+            grades=(graded.grade,) if graded else (),
+            terms=(graded.term,) if graded else (analyte,),
+            anchor=onset,
+        )
+
+    return run
