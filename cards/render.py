@@ -253,7 +253,8 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
 def render_missing(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     """An info card naming the data that was missing, so rules could not be checked."""
     spec = plan.knowledge.spec
-    names = sorted({m.split(" (")[0] for m in plan.missing})
+    ids = sorted({m.split(" (")[0] for m in plan.missing})
+    names = [n.upper() if len(n) <= 3 else n for n in ids]  # ALT, AST, CK read better than ids
     summary = f"{spec.title}: rules not checked, missing {', '.join(names)}"
     lines = [f"**{spec.title}: data missing, these checks were not run**", ""]
     lines += [f"- {m}" for m in plan.missing]

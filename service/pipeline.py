@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping
+import logging
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -16,7 +17,7 @@ from service.prefetch import PrefetchItem, unique
 from service.protocol import HookCall
 from terminology.facts import build_facts
 from terminology.loinc import loinc_codes
-from terminology.model import MedicationOrder
+from terminology.model import DrugIdentity, MedicationOrder, PatientFacts
 from terminology.orders import read_order
 
 __all__ = [
@@ -32,6 +33,8 @@ __all__ = [
     "prefetch_queries",
     "run_pipeline",
 ]
+
+log = logging.getLogger(__name__)
 
 DATA_RULE_ID = "service.data-completeness"
 LOINC = "http://loinc.org"
@@ -170,11 +173,10 @@ def _draft_problem(resource: Mapping[str, Any]) -> str | None:
 
 
 def _read_drafts(
-    call: HookCall, knowledge: KnowledgeBase, medications: Mapping[str, Mapping[str, Any]]
+    call: HookCall, drugs: Sequence[DrugIdentity], medications: Mapping[str, Mapping[str, Any]]
 ) -> tuple[tuple[MedicationOrder, ...], list[str]]:
     orders: list[MedicationOrder] = []
     problems: list[str] = []
-    drugs = knowledge.drug_identities()
     for index, resource in enumerate(call.draft_resources):
         if resource.get("resourceType") != "MedicationRequest":
             continue  # ServiceRequest, DeviceRequest...: no rule reads them
@@ -187,10 +189,38 @@ def _read_drafts(
             )
             problems.append(f"draft order {name} {problem}; it was not checked")
             continue
-        contained = _medications_of(r for r in resource.get("contained", []) if isinstance(r, dict))
+        raw_contained = resource.get("contained")
+        items = raw_contained if isinstance(raw_contained, list) else ()
+        contained = _medications_of(r for r in items if isinstance(r, dict))
         local = {**medications, **{"#" + k.split("/", 1)[1]: v for k, v in contained.items()}}
-        orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True))
+        try:
+            orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True))
+        except Exception as exc:  # a draft terminology cannot read is reported, never a 500
+            log.warning("draft order not readable: %s", type(exc).__name__)
+            problems.append(
+                f"draft order MedicationRequest/{resource['id']} could not be read; it was not checked"
+            )
     return tuple(orders), problems
+
+
+def _safe_facts(resources: list[Mapping[str, Any]], **options: Any) -> tuple[PatientFacts, list[str]]:
+    """build_facts on everything; if a malformed resource breaks it, find and leave out the culprits."""
+    try:
+        return build_facts(resources, **options), []
+    except Exception as exc:
+        log.warning(
+            "patient data not readable as a whole (%s); reading resource by resource", type(exc).__name__
+        )
+    readable: list[Mapping[str, Any]] = []
+    bad: list[str] = []
+    for resource in resources:
+        try:
+            build_facts([resource], **options)
+        except Exception:
+            bad.append(f"{resource.get('resourceType')}/{resource.get('id', '?')} (not readable)")
+        else:
+            readable.append(resource)
+    return build_facts(readable, **options), bad
 
 
 def _data_card(unavailable: Iterable[str], problems: Iterable[str]) -> RenderedCard | None:
@@ -237,15 +267,17 @@ def run_pipeline(
         **draft_medications(call),
         **(gathered.medications or {}),
     }
-    drafts, problems = _read_drafts(call, knowledge, medications)
+    drugs = knowledge.drug_identities()
+    drafts, problems = _read_drafts(call, drugs, medications)
     unresolved = missing_medication_references(call, medications)
     unavailable = (*gathered.unavailable, *unresolved)
-    facts = build_facts(
+    facts, unreadable = _safe_facts(
         [r for r in gathered.resources if r.get("resourceType") != "Medication"],
         ctcae_version=ctcae_version,
-        drugs=knowledge.drug_identities(),
+        drugs=drugs,
         medications=medications,
     )
+    problems.extend(unreadable)
     request = EvaluationRequest(
         hook=call.service.hook,  # type: ignore[arg-type]  # validated against the catalog's hooks
         patient_id=call.patient_id,

@@ -121,7 +121,7 @@ def build_facts(
     """
     get_table(ctcae_version)  # fail fast on an unsupported version
     meds: dict[str, Mapping[str, Any]] = dict(medications or {})
-    by_type: dict[str, list[Mapping[str, Any]]] = {}
+    by_type: dict[str, list[tuple[str, Mapping[str, Any]]]] = {}  # type -> (reference, resource)
     seen: set[str] = set()
     for resource in _flatten(resources):
         kind = as_str(resource.get("resourceType"))
@@ -134,16 +134,18 @@ def build_facts(
             seen.add(ref)
         if kind == "Medication":
             meds.setdefault(ref, resource)
-        by_type.setdefault(kind, []).append(resource)
+        by_type.setdefault(kind, []).append((ref, resource))
 
-    orders = tuple(read_order(r, drugs=drugs, medications=meds) for r in by_type.get("MedicationRequest", ()))
+    orders = tuple(
+        read_order(r, drugs=drugs, medications=meds) for _, r in by_type.get("MedicationRequest", ())
+    )
     start = therapy_start or therapy_start_of(orders, drugs)
 
     events: list[GradedEvent] = []
     exclusions: list[Exclusion] = []
     series: dict[str, list[LabResult]] = {}
-    for resource in by_type.get("Observation", ()):
-        readings = read_lab(resource)
+    for ref, resource in by_type.get("Observation", ()):
+        readings = read_lab(resource, ref)
         if not readings:
             recorded = read_recorded_observation(resource, ctcae_version)
             if isinstance(recorded, GradedEvent):
@@ -173,7 +175,7 @@ def build_facts(
                     exclusions.append(graded_or_not)
 
     resolver = _DrugResolver(drugs, {o.reference: o for o in orders}, meds)
-    for resource in by_type.get("AdverseEvent", ()):
+    for _, resource in by_type.get("AdverseEvent", ()):
         outcome = read_adverse_event(resource, ctcae_version, resolver)
         if isinstance(outcome, GradedEvent):
             events.append(outcome)
@@ -181,7 +183,7 @@ def build_facts(
             exclusions.append(outcome)
 
     conditions: list[HistoryCondition] = []
-    for resource in by_type.get("Condition", ()):
+    for _, resource in by_type.get("Condition", ()):
         history, event, excluded = read_condition(resource, ctcae_version)
         if history:
             conditions.append(history)

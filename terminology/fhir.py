@@ -66,7 +66,7 @@ def parse_datetime(value: Any) -> datetime | None:
     elif len(text) == 7:
         text += "-01"
     try:
-        moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        moment = datetime.fromisoformat(text)  # Python 3.11+ reads "Z" and fractional seconds
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from terminology.analytes import Analyte, get_analyte
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, LabResult
 from terminology.thresholds import Band, Rule
@@ -9,7 +11,8 @@ from terminology.units import convert_factor
 
 __all__ = ["grade_lab"]
 
-_KIND = {"ULN": "ULN", "LLN": "LLN", "baseline": "baseline", "abs": "absolute"}
+_Kind = Literal["ULN", "LLN", "baseline", "absolute"]
+_KIND: dict[str, _Kind] = {"ULN": "ULN", "LLN": "LLN", "baseline": "baseline", "abs": "absolute"}
 
 
 def _holds(value: float, op: str, threshold: float) -> bool:
@@ -101,7 +104,7 @@ def _comparator_problem(rule: Rule, lab: LabResult, grade: int) -> str | None:
 
 def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusion:
     """Grade one LabResult for one rule; an Exclusion says why it could not be graded."""
-    baseline_mode = _uses_baseline(rule, lab)
+    baseline_mode = lab.baseline is not None and _uses_baseline(rule, lab)
     replace_uln = baseline_mode and rule.baseline_combine == "replace"
     bands = (
         rule.bands_desc if not baseline_mode else rule.baseline_desc if replace_uln else rule.combined_desc
@@ -119,13 +122,14 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
             f"(Grade {lowest.grade}: {lowest.row}; baseline {lab.baseline:g} {lab.unit}): not graded",
             lab.analyte,
         )
-    problem = _comparator_problem(rule, lab, grade)
-    if problem:
-        return Exclusion(lab.resource, problem, lab.analyte)
+    note = rule.note
+    if lab.comparator is not None:
+        problem = _comparator_problem(rule, lab, grade)
+        if problem:
+            return Exclusion(lab.resource, problem, lab.analyte)
+        bound = f"comparator '{lab.comparator}' read conservatively: the grade is a bound"
+        note = f"{note}; {bound}" if note else bound
     shown = best or (_check(lab, bands[-1]) if bands else None)
-    notes = [n for n in (rule.note,) if n]
-    if lab.comparator:
-        notes.append(f"comparator '{lab.comparator}' read conservatively: the grade is a bound")
     ref_kind = shown[0].ref if shown else None
     return GradedEvent(
         term=rule.term,
@@ -140,11 +144,11 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
             received=lab.received,
             value=lab.value,
             unit=lab.unit,
-            reference_kind=_KIND[ref_kind] if ref_kind else None,  # type: ignore[arg-type]
+            reference_kind=_KIND[ref_kind] if ref_kind else None,
             reference_value=shown[2] if shown else None,
             reference_is_default=ref_kind in lab.default_bounds,
             multiple=shown[3] if shown else None,
             rule_row=best[0].label if best else "Grade 0: within the Grade 1 threshold",
-            note="; ".join(notes) or None,
+            note=note,
         ),
     )

@@ -60,6 +60,10 @@ def _bound(quantity: Any, analyte: Analyte, raw_unit: str | None, factor: float)
     return number * converted if converted is not None else None
 
 
+def _is_normal_range(concept: Any) -> bool:
+    return any(code == "normal" for _, code, _ in codings(concept))
+
+
 def _range(
     part: Mapping[str, Any], analyte: Analyte, raw_unit: str | None, factor: float
 ) -> tuple[float | None, float | None]:
@@ -67,6 +71,8 @@ def _range(
     for item in as_list(part.get("referenceRange")):
         if type(item) is not dict:
             continue
+        if "type" in item and not _is_normal_range(item.get("type")):
+            continue  # a therapeutic/treatment range is not the limit of normal
         low = _bound(item.get("low"), analyte, raw_unit, factor)
         high = _bound(item.get("high"), analyte, raw_unit, factor)
         if low is not None or high is not None:
@@ -121,9 +127,12 @@ def _one(
     )
 
 
-def read_lab(resource: Mapping[str, Any]) -> list[LabResult | Exclusion]:
-    """LabResults (one per known analyte in the Observation or its components); [] when none is known."""
-    ref = reference_of(resource)
+def read_lab(resource: Mapping[str, Any], ref: str | None = None) -> list[LabResult | Exclusion]:
+    """LabResults (one per known analyte in the Observation or its components); [] when none is known.
+
+    `ref` is the Observation's relative reference when the caller already has it.
+    """
+    ref = ref or reference_of(resource)
     found: list[tuple[Mapping[str, Any], str]] = []
     analyte_id = lab_analyte(resource.get("code"))
     if analyte_id:

@@ -21,12 +21,8 @@ class TimeWindow:
     max_lifetime_s: float
 
 
-def _number(claims: dict[str, Any], name: str, *, required: bool) -> float | None:
+def _time(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
-    if value is None:
-        if required:
-            raise AuthenticationFailed(FailureReason.CLAIMS)
-        return None
     # bool is an int in Python; `"exp": true` is not a time.
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise AuthenticationFailed(FailureReason.CLAIMS)
@@ -51,10 +47,9 @@ def check_claims(
     if jti is not None and len(jti) > MAX_JTI_CHARS:
         raise AuthenticationFailed(FailureReason.CLAIMS)
     _text(claims, "sub", required=False)
-    exp = _number(claims, "exp", required=True)
-    iat = _number(claims, "iat", required=True)
-    nbf = _number(claims, "nbf", required=False)
-    assert exp is not None and iat is not None  # required=True guarantees both
+    exp = _time(claims, "exp")
+    iat = _time(claims, "iat")
+    nbf = _time(claims, "nbf") if claims.get("nbf") is not None else None
 
     aud = claims.get("aud")
     if isinstance(aud, str):

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from service.deps import State
+from service.deps import Caller, State
 from service.pipeline import lab_codes
 
 __all__ = ["router"]
@@ -15,8 +15,11 @@ router = APIRouter()
 
 
 @router.get("/cds-services")
-async def discovery(state: State) -> dict[str, Any]:
-    """Every service with its prefetch templates (date window from now) and knowledge version."""
+async def discovery(state: State, caller: Caller) -> dict[str, Any]:
+    """Every service with its prefetch templates (date window from now) and knowledge version.
+
+    Authenticated like every other call but the health probes (the sandbox and EHRs send a JWT).
+    """
     return state.catalog.discovery(
         lab_codes=lab_codes(state.knowledge),
         now=state.clock(),

@@ -175,7 +175,7 @@ def test_missing_labs_are_named() -> None:
     card = only(run(request("order-select", facts(), order("alectinib"))), "alectinib")
     assert card.decision == "data-missing"
     assert card.card.indicator == "info"
-    for analyte in ("alt", "ast", "bilirubin", "ck"):
+    for analyte in ("ALT", "AST", "bilirubin", "CK"):
         assert analyte in card.card.summary
 
 
@@ -344,3 +344,31 @@ def test_rash_during_desensitization_suggests_switching_agent() -> None:
     assert labels == ["Switch to brigatinib", "Switch to lorlatinib"]
     stop = (card.card.suggestions or ())[0].actions[0]  # type: ignore[index]
     assert stop.type == "update" and (stop.resource or {})["status"] == "stopped"
+
+
+def test_resolved_bilirubin_resume_reduced() -> None:
+    values = (
+        lab("bilirubin", 4.0, 1.2, days_ago(20), ident="b-high"),
+        lab("bilirubin", 1.0, 1.2, days_ago(1), ident="b-now"),
+        lab("alt", 30, 40, days_ago(1), ident="alt"),
+        lab("ast", 30, 40, days_ago(1), ident="ast"),
+        *ck((50, 1)),
+    )
+    card = only(
+        run(request("order-sign", facts(labs=values, medications=(ON_RECORD,)), order("alectinib"))),
+        "alectinib",
+    )
+    assert card.rule_ids == ("alectinib.hepatic.bilirubin-resolved-resume-reduced",)
+    assert "resume at 450 mg twice daily" in card.card.summary
+
+
+def test_resolved_renal_grade_3_resume_reduced() -> None:
+    episode = (
+        event("Creatinine increased", 3, days_ago(20), ident="a"),
+        event("Creatinine increased", 1, days_ago(1), ident="b"),
+    )
+    values = (*liver(30, 30, 0.5), *ck((50, 1)), lab("creatinine", 1.3, 1.1, days_ago(1), ident="cr"))
+    patient = facts(events=episode, labs=values, medications=(ON_RECORD,))
+    card = only(run(request("order-sign", patient, order("alectinib"))), "alectinib")
+    assert card.rule_ids == ("alectinib.renal.grade-3-resolved-resume-reduced",)
+    assert card.decision == "resume-reduced"

@@ -9,7 +9,9 @@ import pytest
 
 import cards
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(cards.__path__) if not m.name.startswith("_"))
+MODULES = sorted(
+    m.name for m in pkgutil.iter_modules(cards.__path__) if not m.ispkg and not m.name.startswith("_")
+)
 
 
 @pytest.mark.parametrize("name", MODULES)

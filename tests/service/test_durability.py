@@ -185,6 +185,17 @@ def test_sigkill_loses_no_acknowledged_feedback_postgres(postgres_url: str, tmp_
     kill_while_posting(postgres_url, tmp_path / "server.log")
 
 
+def read_json_reply(connection: socket.socket) -> bytes:
+    """One HTTP response with a JSON object body, read to its end."""
+    reply = b""
+    while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
+        chunk = connection.recv(65536)
+        if not chunk:
+            break
+        reply += chunk
+    return reply
+
+
 @pytest.mark.slow
 def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'toxhooks.db'}"
@@ -199,7 +210,7 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
         with socket.create_connection(("127.0.0.1", server.port), timeout=10) as connection:
             # One complete call first, so the server has surely taken the connection on.
             connection.sendall(f"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n\r\n".encode())
-            assert connection.recv(65536).startswith(b"HTTP/1.1 200")
+            assert read_json_reply(connection).startswith(b"HTTP/1.1 200")
             # Then half a request and SIGTERM: the call is in flight when shutdown starts.
             connection.sendall(head + body[:10])
             time.sleep(0.3)
@@ -207,12 +218,7 @@ def test_sigterm_lets_an_in_flight_request_finish(tmp_path: Path) -> None:
             time.sleep(0.5)
             assert server.process.poll() is None, "the server quit with a request in flight"
             connection.sendall(body[10:])
-            reply = b""
-            while b"\r\n\r\n" not in reply or not reply.rstrip().endswith(b"}"):
-                chunk = connection.recv(65536)
-                if not chunk:
-                    break
-                reply += chunk
+            reply = read_json_reply(connection)
         assert reply.startswith(b"HTTP/1.1 200"), reply[:200]
         # Then it exits on its own; uvicorn re-raises the handled SIGTERM once shutdown is complete.
         assert server.process.wait(timeout=15) in (0, -signal.SIGTERM)

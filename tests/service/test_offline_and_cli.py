@@ -143,3 +143,51 @@ def test_help_documents_every_command() -> None:
     for command in ("serve", "evaluate", "feedback", "db"):
         assert command in result.stdout
     assert "--fhir-server" in runner.invoke(cli, ["evaluate", "--help"]).stdout
+
+
+def test_feedback_stats_prints_rates_per_service_and_rule(cli_env: Path) -> None:
+    import asyncio
+    from datetime import UTC, datetime
+
+    from service.feedback import parse_feedback
+    from service.pipeline import IssuedCard
+    from service.storage.database import create_engine, upgrade
+    from service.storage.feedback import FeedbackStore
+
+    card = "00000000-0000-0000-0000-00000000000a"
+    at = datetime(2026, 3, 14, tzinfo=UTC)
+
+    async def seed() -> None:
+        engine = create_engine(f"sqlite+aiosqlite:///{cli_env / 'cli.db'}")
+        await upgrade(engine)
+        store = FeedbackStore(engine)
+        await store.record_issued(
+            [IssuedCard(card, "toxhooks-order-sign", "order-sign", None, "withhold", ("r.ck",), at, None)]
+        )
+        for outcome, when in (("accepted", "2026-03-14T09:00:00Z"), ("overridden", "2026-03-14T10:00:00Z")):
+            entry = {"card": card, "outcome": outcome, "outcomeTimestamp": when}
+            await store.store("toxhooks-order-sign", parse_feedback({"feedback": [entry]}), at)
+        await engine.dispose()
+
+    asyncio.run(seed())
+    result = runner.invoke(cli, ["feedback", "stats"])
+    assert result.exit_code == 0
+    lines = {line.split()[1]: line.split() for line in result.stdout.splitlines()[2:]}
+    assert lines["toxhooks-order-sign"][2:] == ["1", "1", "2", "50.0%", "50.0%"]
+    assert lines["r.ck"][0] == "rule" and lines["r.ck"][2:4] == ["1", "1"]
+
+
+def test_serve_refuses_a_schema_revision_it_does_not_know(
+    cli_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    started: list[Any] = []
+    monkeypatch.setattr("service.cli.serve.uvicorn.run", lambda *a, **k: started.append(k))
+    assert runner.invoke(cli, ["db", "upgrade"]).exit_code == 0
+    with sqlite3.connect(cli_env / "cli.db") as conn:
+        conn.execute("UPDATE alembic_version SET version_num = 'ffff0000'")
+    result = runner.invoke(cli, ["serve", "--dev"])
+    assert result.exit_code == 2
+    assert "refusing to start" in result.stderr and "ffff0000" in result.stderr
+    assert started == []

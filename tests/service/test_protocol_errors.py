@@ -199,3 +199,45 @@ async def test_framework_validation_errors_become_400_outcomes() -> None:
         response = await client.get("/items", params={"limit": "many"})
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == ["query.limit"]
+
+
+async def test_resource_that_breaks_terminology_is_left_out_and_named(
+    make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.pipeline
+
+    original = service.pipeline.build_facts
+
+    def fragile(resources: Any, **options: Any) -> Any:
+        items = list(resources)
+        if any(r.get("id") == "ck-2" for r in items):
+            raise ValueError("cannot read this value")
+        return original(items, **options)
+
+    monkeypatch.setattr("service.pipeline.build_facts", fragile)
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view"))
+    assert response.status_code == 200
+    assert "Observation/ck-2 (not readable)" in response.json()["cards"][-1]["detail"]
+
+
+async def test_draft_that_breaks_terminology_is_named(
+    make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import service.pipeline
+
+    original = service.pipeline.read_order
+
+    def fragile(resource: Any, **options: Any) -> Any:
+        if resource.get("id") == "mr-2":
+            raise TypeError("unexpected dose shape")
+        return original(resource, **options)
+
+    monkeypatch.setattr("service.pipeline.read_order", fragile)
+    broken = draft_order("mr-2")
+    broken["contained"] = 7
+    client = await make_client()
+    response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
+    assert response.status_code == 200
+    assert [o.reference for o in fake_engine.requests[0].draft_orders] == ["MedicationRequest/mr-1"]
+    assert "MedicationRequest/mr-2 could not be read" in response.json()["cards"][-1]["detail"]

@@ -192,10 +192,6 @@ async def test_cors_allows_only_listed_origins(tmp_path: Path, jwks_online: resp
         assert "access-control-allow-origin" not in other.headers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="discovery is served without a token; the requirement is a token on every call but health",
-)
 async def test_discovery_needs_a_token_like_every_call_but_health(
     client: httpx.AsyncClient, sandbox: Ehr
 ) -> None:

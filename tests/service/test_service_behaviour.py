@@ -6,7 +6,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from service.auth import Principal
 from service.dedupe import ShownCards
@@ -155,13 +155,16 @@ async def test_public_base_url_sets_the_audience_and_smart_link(
     assert link["url"] == "https://cds.example.org/toxhooks/smart/launch"
 
 
-async def test_health_and_discovery_are_open(
+async def test_health_is_open_and_discovery_authenticated(
     make_client: MakeClient, recording_auth: RecordingAuthenticator
 ) -> None:
     client = await make_client()
-    for path in ("/healthz", "/readyz", "/cds-services"):
+    for path in ("/healthz", "/readyz"):
         assert (await client.get(path)).status_code == 200
     assert recording_auth.audiences == []
+    assert (await client.get("/cds-services")).status_code == 401
+    assert (await client.get("/cds-services", headers={"Authorization": "Bearer good"})).status_code == 200
+    assert recording_auth.audiences == ["http://toxhooks.test/cds-services"] * 2
 
 
 def test_production_settings_without_issuers_refuse_to_start(svc_settings: Settings) -> None:
@@ -184,3 +187,21 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
         assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
         assert "status=active" in prefetch["medications"]
         assert "config" not in service and "required" not in service  # private config is stripped
+
+
+async def test_app_start_up_refuses_an_unknown_schema_revision(svc_settings: Settings) -> None:
+    from service.app import create_app
+    from service.errors import ConfigurationError
+    from service.storage.database import create_engine, upgrade
+
+    engine = create_engine(svc_settings.database_url)
+    await upgrade(engine)
+    async with engine.begin() as conn:
+        await conn.execute(text("UPDATE alembic_version SET version_num = 'ffff0000'"))
+    await engine.dispose()
+    app = create_app(svc_settings, http_client=httpx.AsyncClient())
+    with pytest.raises(ConfigurationError, match="ffff0000"):
+        async with app.router.lifespan_context(app):
+            pass
+    await app.state.toxhooks.client.aclose()
+    await app.state.toxhooks.engine.dispose()

@@ -238,3 +238,28 @@ def test_unsupported_version_fails_fast() -> None:
 
     with pytest.raises(TerminologyError):
         build_facts([], ctcae_version="4.03")
+
+
+def test_v6_grades_platelets_under_its_v6_name() -> None:
+    facts = build_facts([observation("platelets", 40, "10*9/L")], ctcae_version="6.0")
+    assert facts.timeline("Platelet count decreased") is None
+    timeline = facts.timeline("Thrombocytopenia")
+    assert timeline is not None and timeline.current_grade == 3
+    v5 = build_facts([observation("platelets", 40, "10*9/L")]).timeline("Platelet count decreased")
+    assert v5 is not None and v5.current_grade == 3
+    assert (
+        build_facts([observation("platelets", 9, "10*9/L")], ctcae_version="6.0")
+        .timeline("Thrombocytopenia")
+        .current_grade
+        == 4
+    )  # type: ignore[union-attr]
+
+
+def test_only_normal_reference_ranges_give_limits() -> None:
+    obs = observation("ck", 900, "U/L")
+    obs["referenceRange"] = [
+        {"type": {"coding": [{"code": "treatment"}]}, "high": {"value": 1000, "unit": "U/L"}},
+        {"type": {"coding": [{"code": "normal"}]}, "high": {"value": 300, "unit": "U/L"}},
+    ]
+    event = _events([obs], "CPK increased")[0]
+    assert event.evidence.reference_value == 300 and event.grade == 2

@@ -189,3 +189,20 @@ def test_orders_on_record_feed_facts_and_therapy_start() -> None:
     assert placed.start is not None and placed.start.isoformat() == "2024-03-05T00:00:00+00:00"
     assert placed.end is not None and placed.authored_on is not None
     assert not placed.is_draft
+
+
+def test_therapy_start_ignores_co_medications_and_cancelled_orders() -> None:
+    from terminology.facts import therapy_start_of
+
+    orders = [
+        _order({"medicationCodeableConcept": {"text": "doxycycline"}}, authoredOn="2024-01-01"),
+        _order(
+            {"medicationCodeableConcept": {"text": "alectinib"}}, authoredOn="2024-02-01", status="cancelled"
+        ),
+        _order({"medicationCodeableConcept": {"text": "alectinib"}}, authoredOn="2024-03-01"),
+    ]
+    for i, order in enumerate(orders):
+        order["id"] = f"o{i}"
+    facts = build_facts(orders, drugs=DRUGS)
+    start = therapy_start_of(facts.medications, DRUGS)
+    assert start is not None and start.isoformat() == "2024-03-01T00:00:00+00:00"

@@ -90,3 +90,26 @@ def test_grades_are_monotonic_for_increased_terms(pair: tuple[str, str], values:
         assert timeline is not None
         graded.append(timeline.events[0].grade)
     assert graded[0] <= graded[1]
+
+
+DECREASING = [(v, r.analyte, r.term) for v in ("5.0", "6.0") for r in get_rules(v) if not r.increasing]
+
+
+@given(
+    case=st.sampled_from(DECREASING),
+    values=st.lists(st.floats(min_value=0, max_value=1e6, allow_nan=False), min_size=2, max_size=2),
+)
+@settings(max_examples=200, deadline=None)
+def test_grades_never_rise_with_the_value_for_decreased_terms(
+    case: tuple[str, str, str], values: list[float]
+) -> None:
+    version, analyte, term = case
+    analyte_info = get_analyte(analyte)
+    assert analyte_info is not None
+    graded = []
+    for value in sorted(values):
+        obs = observation(analyte, value, analyte_info.unit, low=1.0, high=2.0)
+        timeline = build_facts([obs], ctcae_version=version).timeline(term)
+        assert timeline is not None
+        graded.append(timeline.events[0].grade)
+    assert graded[0] >= graded[1]
