@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
 import httpx
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from cards.loader import KnowledgeBase
+from cards.loader import KnowledgeBase, load_knowledge
 from service.auth import Authenticator
-from service.catalog import Catalog
+from service.auth.factory import build_authenticator
+from service.catalog import Catalog, load_catalog
 from service.dedupe import ShownCards
 from service.settings import Settings
+from service.storage.database import create_engine
 from service.storage.feedback import FeedbackStore
 from service.storage.recorder import IssuedCardRecorder
 
-__all__ = ["AppState"]
+__all__ = ["AppState", "build_state"]
 
 
 @dataclass
@@ -36,3 +39,31 @@ class AppState:
     shown: ShownCards
     clock: Callable[[], datetime]
     id_factory: Callable[[], str]
+
+
+def build_state(
+    settings: Settings,
+    *,
+    knowledge: KnowledgeBase | None = None,
+    http_client: httpx.AsyncClient | None = None,
+    clock: Callable[[], datetime] | None = None,
+    id_factory: Callable[[], str] | None = None,
+) -> AppState:
+    """Everything the app needs; raises ConfigurationError (e.g. no trusted issuer outside dev mode)."""
+    client = http_client or httpx.AsyncClient(follow_redirects=False)
+    engine = create_engine(settings.database_url)
+    store = FeedbackStore(engine)
+    return AppState(
+        settings=settings,
+        knowledge=knowledge or load_knowledge(settings.knowledge_dir),
+        catalog=load_catalog(),
+        client=client,
+        owns_client=http_client is None,
+        authenticator=build_authenticator(settings, client),
+        engine=engine,
+        store=store,
+        recorder=IssuedCardRecorder(store),
+        shown=ShownCards(ttl_s=settings.dedupe_ttl_s),
+        clock=clock or (lambda: datetime.now(UTC)),
+        id_factory=id_factory or (lambda: str(uuid.uuid4())),
+    )

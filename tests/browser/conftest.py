@@ -37,9 +37,13 @@ def _free_port() -> int:
         return port
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """A headless Chromium driven by Playwright; skipped where the Debian package is absent."""
+    """A headless Chromium driven by Playwright; skipped where the Debian package is absent.
+
+    Package-scoped: Playwright's sync API keeps an event loop running in the main thread while
+    it is open, which would break every asyncio test collected after this package.
+    """
     if not CHROMIUM.exists() and shutil.which("chromium") is None:
         pytest.skip("no Chromium at /usr/bin/chromium (apt-get install chromium)")
     sync_api = pytest.importorskip("playwright.sync_api")
@@ -53,7 +57,7 @@ def browser() -> Iterator[Any]:
         instance.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def server(browser: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """toxhooks in development mode on a free loopback port; yields its base URL.
 

@@ -112,6 +112,7 @@ def full_prefetch() -> dict[str, Any]:
         "labs": bundle(
             ck_observation("ck-1", 180, "2026-02-01T08:00:00+01:00"), ck_observation("ck-2", 1250)
         ),
+        "gradedEvents": bundle(),
         "medications": bundle(),
         "conditions": None,
         "adverseEvents": bundle(),

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from service.settings import Settings
 from service.state import AppState
+from service.storage.database import create_engine, upgrade
 from tests.service.conftest import MakeClient
 from tests.service.examples import hook_request
 from tests.service.fakes import FakeEngine
+from tests.service.storage_backends import BACKENDS, database_url_for
 
 SIGN = "/cds-services/toxhooks-order-sign"
 
@@ -109,3 +113,22 @@ async def test_invalid_feedback_is_400_naming_the_field(
     assert response.status_code == 400
     assert response.json()["issue"][0]["expression"] == [field]
     assert await state_of(client).store.stats() == []
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+async def test_hook_and_feedback_end_to_end_on_each_database(
+    backend: str, tmp_path: Path, make_client: MakeClient, svc_settings: Settings, fake_engine: FakeEngine
+) -> None:
+    async with database_url_for(backend, tmp_path) as url:
+        if backend == "postgres":
+            engine = create_engine(url)
+            await upgrade(engine)  # a server database is migrated by `toxhooks db upgrade`, not at start
+            await engine.dispose()
+        client = await make_client(svc_settings.model_copy(update={"database_url": url}))
+        card = (await client.post(SIGN, json=hook_request("order-sign"))).json()["cards"][0]["uuid"]
+        entry = {"card": card, "outcome": "overridden", "outcomeTimestamp": "2026-03-14T09:31:00+01:00"}
+        response = await client.post(f"{SIGN}/feedback", json={"feedback": [entry]})
+        assert response.json() == {"received": 1, "stored": 1}
+        stats = {(r.scope, r.name): r.overridden for r in await state_of(client).store.stats()}
+        assert stats == {("service", "toxhooks-order-sign"): 1, ("rule", "test.withhold"): 1}
+        await state_of(client).engine.dispose()

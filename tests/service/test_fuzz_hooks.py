@@ -179,6 +179,7 @@ draft_order = st.tuples(
 PREFETCH = {
     "patient": st.one_of(patient, patient, patient, st.none(), json_value),
     "labs": bundle(st.one_of(observation, observation, observation, any_resource)),
+    "gradedEvents": bundle(st.one_of(observation, any_resource)),
     "medications": bundle(medication_request),
     "conditions": bundle(condition),
     "adverseEvents": bundle(adverse_event),
@@ -347,7 +348,7 @@ def test_the_generators_reach_the_engine(harness: Harness) -> None:
     """Guard against a fuzzer that only ever produces 400s: a well-formed call is answered with cards."""
     prefetch: dict[str, Any] = {
         k: {"resourceType": "Bundle", "type": "searchset"}
-        for k in ("labs", "medications", "conditions", "adverseEvents")
+        for k in ("labs", "gradedEvents", "medications", "conditions", "adverseEvents")
     }
     prefetch["patient"] = {"resourceType": "Patient", "id": "p1"}
     body = {

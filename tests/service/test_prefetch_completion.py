@@ -207,6 +207,7 @@ async def test_missing_keys_without_fhir_server(make_client: MakeClient, fake_en
     assert response.status_code == 200
     assert set(fake_engine.requests[0].unavailable) == {
         "patient",
+        "gradedEvents",
         "medications",
         "conditions",
         "adverseEvents",

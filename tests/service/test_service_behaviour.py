@@ -116,7 +116,7 @@ class RecordingAuthenticator:
 @pytest.fixture
 def recording_auth(monkeypatch: pytest.MonkeyPatch) -> RecordingAuthenticator:
     auth = RecordingAuthenticator()
-    monkeypatch.setattr("service.app.build_authenticator", lambda settings, client: auth)
+    monkeypatch.setattr("service.state.build_authenticator", lambda settings, client: auth)
     return auth
 
 
@@ -183,9 +183,11 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
         assert service["id"] and service["description"] and service["title"] and service["usageRequirements"]
         assert service["version"] == "test-1"
         prefetch = service["prefetch"]
-        assert set(prefetch) == {"patient", "labs", "medications", "conditions", "adverseEvents"}
+        assert set(prefetch) == {"patient", "labs", "gradedEvents", "medications", "conditions", "adverseEvents"}
         assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
-        assert "status=active" in prefetch["medications"]
+        # Every status: stopped orders matter (first start, desensitization gaps, prior therapy).
+        assert "status=" not in prefetch["medications"]
+        assert "MDRAE|" in prefetch["gradedEvents"] and "date=ge2025-03-14" in prefetch["gradedEvents"]
         assert "config" not in service and "required" not in service  # private config is stripped
 
 
