@@ -43,6 +43,8 @@ def create_app(
         await ensure_schema(state.engine, auto_upgrade=is_sqlite(settings.database_url))
         yield
         await state.recorder.close()
+        await state.authenticator.aclose()
+        await state.shown.aclose()
         if state.owns_client:
             await state.client.aclose()
         await state.engine.dispose()

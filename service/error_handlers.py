@@ -42,8 +42,8 @@ def _respond(status: int, body: dict[str, Any], headers: Mapping[str, str] | Non
 def _request_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestError)
     if isinstance(exc, AuthenticationFailed):
-        # Bare 401: the reason is for logs and metrics only (spec best practice).
-        log.info("call refused: authentication failed (%s)", exc.reason)
+        # Bare 401: the reason is for logs and metrics only (spec best practice); the
+        # authenticator has logged and counted it already.
         body = operation_outcome("authentication failed", code=exc.issue_code)
         return _respond(401, body, {"WWW-Authenticate": "Bearer"})
     if isinstance(exc, PreconditionFailed) and exc.missing:

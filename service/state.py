@@ -14,11 +14,12 @@ from cards.loader import KnowledgeBase, load_knowledge
 from service.auth import Authenticator
 from service.auth.factory import build_authenticator
 from service.catalog import Catalog, load_catalog
-from service.dedupe import ShownCards
+from service.dedupe import ShownCards, ShownCardsStore
 from service.settings import Settings
 from service.storage.database import create_engine
 from service.storage.feedback import FeedbackStore
 from service.storage.recorder import IssuedCardRecorder
+from terminology.units import warm_up
 
 __all__ = ["AppState", "build_state"]
 
@@ -36,7 +37,7 @@ class AppState:
     engine: AsyncEngine
     store: FeedbackStore
     recorder: IssuedCardRecorder  # issued cards, written off the response path
-    shown: ShownCards
+    shown: ShownCardsStore
     clock: Callable[[], datetime]
     id_factory: Callable[[], str]
 
@@ -50,6 +51,7 @@ def build_state(
     id_factory: Callable[[], str] | None = None,
 ) -> AppState:
     """Everything the app needs; raises ConfigurationError (e.g. no trusted issuer outside dev mode)."""
+    warm_up()  # unit factors loaded now, not on the first lab value
     client = http_client or httpx.AsyncClient(follow_redirects=False)
     engine = create_engine(settings.database_url)
     store = FeedbackStore(engine)
@@ -63,7 +65,10 @@ def build_state(
         engine=engine,
         store=store,
         recorder=IssuedCardRecorder(store),
-        shown=ShownCards(ttl_s=settings.dedupe_ttl_s),
+        shown=ShownCards(
+            settings.dedupe_ttl_s,
+            settings.redis_url.get_secret_value() if settings.redis_url else None,
+        ),
         clock=clock or (lambda: datetime.now(UTC)),
         id_factory=id_factory or (lambda: str(uuid.uuid4())),
     )

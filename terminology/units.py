@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import importlib
+import json
 import re
 from dataclasses import dataclass
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from terminology.analytes import Analyte, get_analytes
 
-__all__ = ["COMMON_UNITS", "Conversion", "convert_factor", "normalise_unit", "warm_up"]
+__all__ = [
+    "COMMON_UNITS",
+    "FACTOR_TABLE",
+    "Conversion",
+    "build_factor_table",
+    "convert_factor",
+    "normalise_unit",
+    "warm_up",
+]
 
 # Common non-UCUM spellings seen in lab feeds, mapped to the UCUM code they unambiguously mean.
 _ALIASES = {
@@ -93,12 +103,48 @@ COMMON_UNITS = (
 )
 
 
+# Factors of every (analyte, usual unit) pair, worked out by pint ahead of time and shipped as
+# package data: building the UCUM registry takes about a second, which neither start-up nor the
+# first request should pay. tests/terminology/test_units.py checks the table against pint.
+FACTOR_TABLE = "unit_factors.json"
+
+
+def _table_units() -> list[str]:
+    """The units the shipped table covers: common lab units, alias targets and threshold units."""
+    from terminology.thresholds import get_rules  # late: thresholds imports this module's users
+
+    units = {*COMMON_UNITS, *_ALIASES.values(), *_ENZYME_IU.values()}
+    units |= {analyte.unit for analyte in get_analytes().values()}
+    for version in ("5.0", "6.0"):
+        for rule in get_rules(version):
+            for band in (*rule.bands, *rule.baseline_bands):
+                units |= {unit for unit, _ in band.values}
+    return sorted(units)
+
+
+def build_factor_table() -> dict[str, dict[str, list[float | str | None]]]:
+    """Every (analyte, unit) factor computed live with pint: the content of FACTOR_TABLE."""
+    table: dict[str, dict[str, list[float | str | None]]] = {}
+    for analyte in sorted(get_analytes().values(), key=lambda a: a.id):
+        row = table.setdefault(analyte.id, {})
+        for unit in _table_units():
+            conversion = _factor(analyte, unit, analyte.unit)
+            row[unit] = [conversion.factor, conversion.problem]
+    return table
+
+
+@cache
+def _shipped() -> dict[str, dict[str, list[Any]]]:
+    text = resources.files("terminology.data").joinpath(FACTOR_TABLE).read_text(encoding="utf-8")
+    table: dict[str, dict[str, list[Any]]] = json.loads(text)
+    return table
+
+
 def warm_up() -> None:
-    """Build the unit registry and the factors of common units ahead of the first request (~1-2 s)."""
-    _registry()
-    for analyte in get_analytes().values():
-        for unit in (analyte.unit, *COMMON_UNITS):
-            convert_factor(analyte, unit)
+    """Load the shipped factor table (milliseconds); pint itself is built only for unusual units."""
+    for analyte_id, row in _shipped().items():
+        for unit, (factor, problem) in row.items():
+            _CACHE[(analyte_id, unit, "")] = Conversion(factor, problem)
 
 
 def _tidy(value: Any) -> float:
@@ -138,9 +184,14 @@ def _factor(analyte: Analyte, unit: str, target: str) -> Conversion:
 
 def convert_factor(analyte: Analyte, unit: str, target: str | None = None) -> Conversion:
     """Multiplier from `unit` (normalised UCUM) to `target` (default: the analyte's canonical unit)."""
-    key = (analyte.id, unit, target or analyte.unit)
+    key = (analyte.id, unit, "" if target is None or target == analyte.unit else target)
     found = _CACHE.get(key)
     if found is None:
-        # pint is slow (milliseconds per parse): each (analyte, unit) pair is worked out once.
-        found = _CACHE[key] = _factor(analyte, unit, key[2])
+        shipped = _shipped().get(analyte.id, {}).get(unit) if not key[2] else None
+        if shipped is not None:
+            found = Conversion(shipped[0], shipped[1])
+        else:
+            # pint is slow (milliseconds per parse): each (analyte, unit) pair is worked out once.
+            found = _factor(analyte, unit, target or analyte.unit)
+        _CACHE[key] = found
     return found

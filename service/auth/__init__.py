@@ -24,6 +24,10 @@ class Authenticator(Protocol):
         """Return the caller or raise service.errors.AuthenticationFailed."""
         ...
 
+    async def aclose(self) -> None:
+        """Release connections (e.g. the replay cache's Redis pool) at shutdown."""
+        ...
+
 
 class DevAuthenticator:
     """Development mode: every call is accepted as the anonymous developer."""
@@ -31,3 +35,6 @@ class DevAuthenticator:
     async def authenticate(self, authorization: str | None, audience: str) -> Principal:
         """Accept without checking."""
         return Principal(issuer="dev")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""

@@ -43,8 +43,10 @@ async def call_service(service_id: str, request: Request, state: State, caller: 
     gathered = await complete_prefetch(call, items, state.client, state.settings)
     check_required(call, gathered)
 
+    prior = await state.shown.recent(call.patient_id) if service.hook == "order-sign" else frozenset()
+
     def already_shown(keys: Iterable[str]) -> set[str]:
-        return state.shown.shown(call.patient_id, keys)
+        return {key for key in keys if key in prior}
 
     outcome = run_pipeline(
         call,
@@ -57,7 +59,7 @@ async def call_service(service_id: str, request: Request, state: State, caller: 
         already_shown=already_shown if service.hook == "order-sign" else None,
     )
     if service.hook == "order-select":
-        state.shown.remember(call.patient_id, [c.dedupe_key for c in outcome.rendered if c.dedupe_key])
+        await state.shown.remember(call.patient_id, [c.dedupe_key for c in outcome.rendered if c.dedupe_key])
     state.recorder.add(outcome.issued)
     record_cards(service.id, service.hook, [(c.decision, c.card.indicator) for c in outcome.rendered])
     return Response(orjson.dumps(outcome.response), media_type="application/json")

@@ -54,7 +54,10 @@ def test_grade_4_neutropenia_needs_more_than_5_days_for_dlt() -> None:
     assert only(run(request("patient-view", long)), DRUG, "flag-dlt")
 
 
-@pytest.mark.parametrize(("amount", "per_day", "fires"), [(60, 2, False), (61, 2, True), (45, 2, False), (120, 1, True), (150, 1, True)])
+@pytest.mark.parametrize(
+    ("amount", "per_day", "fires"),
+    [(60, 2, False), (61, 2, True), (45, 2, False), (120, 1, True), (150, 1, True)],
+)
 def test_dlt_dose_range(amount: float, per_day: float, fires: bool) -> None:
     cards = run(request("order-select", facts(medications=(ON_RECORD,)), order(DRUG, amount, per_day)))
     found = [c for c in cards if c.decision == "dose-range"]

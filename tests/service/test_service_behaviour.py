@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from typing import Any
 
 import httpx
@@ -9,7 +11,7 @@ import pytest
 from sqlalchemy import select, text
 
 from service.auth import Principal
-from service.dedupe import ShownCards
+from service.dedupe import MemoryShownCards, RedisShownCards
 from service.errors import AuthenticationFailed
 from service.settings import Settings
 from service.storage.tables import issued_cards
@@ -42,22 +44,49 @@ async def test_order_sign_does_not_repeat_an_order_select_card(
     assert len(summaries(await client.post(SIGN, json=other))) == 2
 
 
-def test_shown_cards_expire_after_the_ttl() -> None:
+async def test_shown_cards_expire_after_the_ttl() -> None:
     now = [1000.0]
-    shown = ShownCards(ttl_s=60, clock=lambda: now[0])
-    shown.remember(PATIENT, ["k1"])
-    assert shown.shown(PATIENT, ["k1", "k2"]) == {"k1"}
-    assert shown.shown("someone-else", ["k1"]) == set()
+    shown = MemoryShownCards(ttl_s=60, clock=lambda: now[0])
+    await shown.remember(PATIENT, ["k1"])
+    assert await shown.recent(PATIENT) == {"k1"}
+    assert await shown.recent("someone-else") == set()
     now[0] += 61
-    assert shown.shown(PATIENT, ["k1"]) == set()
+    assert await shown.recent(PATIENT) == set()
 
 
-def test_shown_cards_stay_bounded() -> None:
-    shown = ShownCards(ttl_s=60, clock=lambda: 0.0, limit=3)
+async def test_shown_cards_stay_bounded() -> None:
+    shown = MemoryShownCards(ttl_s=60, clock=lambda: 0.0, limit=3)
     for key in ("a", "b", "c", "d", "e"):
-        shown.remember(PATIENT, [key])
-    assert len(shown.shown(PATIENT, ["a", "b", "c", "d", "e"])) <= 3
-    assert "e" in shown.shown(PATIENT, ["e"])
+        await shown.remember(PATIENT, [key])
+    assert len(await shown.recent(PATIENT)) <= 3
+    assert "e" in await shown.recent(PATIENT)
+
+
+async def test_replicas_share_shown_cards_through_redis() -> None:
+    url = os.environ.get("TOXHOOKS_TEST_REDIS_URL")
+    if not url:
+        pytest.skip("TOXHOOKS_TEST_REDIS_URL is not set")
+    first, second = RedisShownCards.from_url(url, 60), RedisShownCards.from_url(url, 60)
+    patient = f"p-{uuid.uuid4()}"
+    try:
+        try:
+            await first.remember(patient, ["k1", "k2"])
+        except Exception as exc:  # pragma: no cover - server gone between check and use
+            pytest.skip(f"Redis unreachable: {exc}")
+        if not await first.recent(patient):
+            pytest.skip("Redis unreachable")
+        assert await second.recent(patient) == {"k1", "k2"}
+        assert await second.recent("someone-else") == set()
+    finally:
+        await first.aclose()
+        await second.aclose()
+
+
+async def test_unreachable_redis_shows_cards_again() -> None:
+    store = RedisShownCards.from_url("redis://127.0.0.1:1/0", 60)  # nothing listens on port 1
+    await store.remember(PATIENT, ["k1"])
+    assert await store.recent(PATIENT) == set()
+    await store.aclose()
 
 
 async def test_issued_cards_are_recorded_with_their_rules(
@@ -111,6 +140,9 @@ class RecordingAuthenticator:
         if authorization != "Bearer good":
             raise AuthenticationFailed("bad-signature")
         return Principal(issuer="https://ehr.example.org")
+
+    async def aclose(self) -> None:
+        """Nothing to release."""
 
 
 @pytest.fixture
@@ -183,7 +215,14 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
         assert service["id"] and service["description"] and service["title"] and service["usageRequirements"]
         assert service["version"] == "test-1"
         prefetch = service["prefetch"]
-        assert set(prefetch) == {"patient", "labs", "gradedEvents", "medications", "conditions", "adverseEvents"}
+        assert set(prefetch) == {
+            "patient",
+            "labs",
+            "gradedEvents",
+            "medications",
+            "conditions",
+            "adverseEvents",
+        }
         assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
         # Every status: stopped orders matter (first start, desensitization gaps, prior therapy).
         assert "status=" not in prefetch["medications"]

@@ -62,3 +62,15 @@ def test_unknown_or_incompatible_units_are_refused(analyte: str, unit: str) -> N
 
 def test_identical_units_convert_exactly() -> None:
     assert _factor("creatinine", "mg/dL") == 1.0
+
+
+def test_the_shipped_factor_table_is_what_pint_computes() -> None:
+    """terminology/data/unit_factors.json is generated; regenerate with units.build_factor_table()."""
+    import json
+    from importlib import resources
+
+    from terminology.units import FACTOR_TABLE, build_factor_table
+
+    shipped = json.loads(resources.files("terminology.data").joinpath(FACTOR_TABLE).read_text())
+    assert shipped == json.loads(json.dumps(build_factor_table()))
+    assert shipped["creatinine"]["umol/L"][0] == pytest.approx(1 / 88.42, rel=1e-3)
