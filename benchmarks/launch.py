@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import cProfile
 import importlib
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -30,6 +32,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("app", choices=["floor", "service"])
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--profile", type=Path, default=None, help="write a cProfile of the server here")
     args = parser.parse_args(argv)
     if args.app == "floor":
         from benchmarks.floor import create_floor_app
@@ -37,7 +40,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         app = create_floor_app()
     else:
         app = _service_app()
-    uvicorn.run(app, host=args.host, port=args.port, **SERVER_OPTIONS)
+    if args.profile is None:
+        uvicorn.run(app, host=args.host, port=args.port, **SERVER_OPTIONS)
+        return
+    # The server's own CPU profile under load (the in-process profile misses the web stack).
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, **SERVER_OPTIONS)
+    finally:
+        profiler.disable()
+        profiler.dump_stats(args.profile)
 
 
 if __name__ == "__main__":
