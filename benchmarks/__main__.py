@@ -6,9 +6,12 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import orjson
+
+from benchmarks.payloads import DEFAULT_ANCHOR
 
 __all__ = ["main"]
 
@@ -64,7 +67,7 @@ def _cmd_generate(args: argparse.Namespace) -> int:
     from benchmarks.payloads import reference_set
 
     args.dir.mkdir(parents=True, exist_ok=True)
-    for request in reference_set():
+    for request in reference_set(anchor=args.anchor):
         path = args.dir / f"{request.name}.json"
         path.write_bytes(orjson.dumps(request.body, option=orjson.OPT_INDENT_2))
         print(path)
@@ -75,12 +78,11 @@ def _cmd_stages(args: argparse.Namespace) -> int:
     from benchmarks import stages
     from benchmarks.payloads import reference_set
 
-    doc = {
-        r.name: stages.time_stages(r.name, r.body, budget_s=args.budget).to_json() for r in reference_set()
-    }
+    requests = reference_set(anchor=datetime.now(UTC).date())  # as `run` does: recent labs
+    doc = {r.name: stages.time_stages(r.name, r.body, budget_s=args.budget).to_json() for r in requests}
     print(json.dumps(doc, indent=2))
     if args.profile:
-        print("\n".join(stages.profile_request(reference_set()[0].body)))
+        print("\n".join(stages.profile_request(requests[0].body)))
     return 0
 
 
@@ -115,6 +117,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     gen = sub.add_parser("generate", help="write the reference requests as JSON files")
     gen.add_argument("dir", type=Path)
+    gen.add_argument(
+        "--anchor",
+        type=date.fromisoformat,
+        default=DEFAULT_ANCHOR,
+        help=f"last day of the lab history, YYYY-MM-DD (default {DEFAULT_ANCHOR})",
+    )
     gen.set_defaults(func=_cmd_generate)
 
     st = sub.add_parser("stages", help="in-process stage timings only (no servers)")

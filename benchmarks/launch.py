@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import cProfile
 import importlib
+import signal
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,11 @@ def _service_app() -> Any:
     return create_app(settings)
 
 
+def _exit_on_signal(signum: int, _frame: object) -> None:
+    """Raise SystemExit for a signal (lets `finally` blocks run)."""
+    raise SystemExit(128 + signum)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """`python -m benchmarks.launch {floor,service} --port P`."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks.launch")
@@ -44,6 +50,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         uvicorn.run(app, host=args.host, port=args.port, **SERVER_OPTIONS)
         return
     # The server's own CPU profile under load (the in-process profile misses the web stack).
+    # uvicorn re-raises the SIGTERM it caught once it has shut down: turn it into SystemExit so
+    # the profile is written instead of the process dying.
+    signal.signal(signal.SIGTERM, _exit_on_signal)
     profiler = cProfile.Profile()
     profiler.enable()
     try:

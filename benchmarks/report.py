@@ -148,6 +148,18 @@ def _rows(doc: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str, 
                 "",
             )
         )
+    own = _get(fixed, "service_at_half_own_rate") or {}
+    if own:
+        lat = own.get("latency_ms", {})
+        rows.append(
+            (
+                f"service {PRIMARY} at {_fmt(own.get('target_rate_rps'), 0)} req/s (half its own capacity): "
+                "p50/p95/p99 ms",
+                f"{_fmt(lat.get('p50'), 1)}/{_fmt(lat.get('p95'), 1)}/{_fmt(lat.get('p99'), 1)}",
+                "",
+                "",
+            )
+        )
     for server in ("floor", "service"):
         mem = _get(doc, "memory_after_load_mb", server) or {}
         rows.append(

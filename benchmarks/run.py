@@ -174,6 +174,12 @@ def run(opts: RunOptions) -> dict[str, Any]:
             for name, server in (("floor", floor), ("service", service)):
                 _log(f"fixed rate {rate:.0f} req/s: {name} / {PRIMARY}")
                 fixed[name] = _phase(server, paths[PRIMARY], files[PRIMARY], work, opts, rate=rate)
+            # Context for a missed latency target: the service at half of its own saturation rate.
+            own = max(1.0, saturation["service"][PRIMARY]["throughput_rps"] / 2)
+            _log(f"fixed rate {own:.0f} req/s (half the service's own saturation): service / {PRIMARY}")
+            fixed["service_at_half_own_rate"] = _phase(
+                service, paths[PRIMARY], files[PRIMARY], work, opts, rate=own
+            )
             results["fixed_rate"] = fixed
             results["memory_after_load_mb"] = {
                 "floor": floor.worker_memory_mb(),

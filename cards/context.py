@@ -50,6 +50,10 @@ class Outcome:
     grades: tuple[int, ...] = ()
     terms: tuple[str, ...] = ()
     anchor: datetime | None = None  # onset of the matched episode (for the pre-episode dose)
+    # The evidence shows something abnormal (an event, a raised value, a co-medication), not only a
+    # normal or recovered value: only such partial matches become "check before deciding" cards.
+    trigger: bool = False
+    stale: datetime | None = None  # when the out-of-date grade behind an undecided result was recorded
 
 
 @dataclass(frozen=True)
@@ -70,4 +74,5 @@ class Context:
     subject: Subject
     classes: Mapping[str, frozenset[str]]  # drug id -> its classes, including the id itself
     lab_max_age_days: int = 30
+    event_max_age_days: int = 30  # a grade recorded earlier, with nothing newer, is re-assessed
     lab_events: Mapping[str, GradedEvent] = field(default_factory=dict)  # lab resource -> graded event

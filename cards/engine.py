@@ -96,7 +96,7 @@ def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCa
                 fired.append(adjusted)
         elif outcome.value is None:
             missing += outcome.missing
-            if outcome.rows:  # part of the condition is met: say what is left to check
+            if outcome.trigger:  # an abnormal part of the condition is met: say what is left to check
                 pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
     missing = list(dict.fromkeys(missing))
     cards: list[RenderedCard] = []
@@ -153,6 +153,7 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
                 subject=subject,
                 classes=classes,
                 lab_max_age_days=item.spec.lab_max_age_days,
+                event_max_age_days=item.spec.event_max_age_days,
                 lab_events=lab_events,
             )
             cards += _evaluate_subject(item, ctx)

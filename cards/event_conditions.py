@@ -84,8 +84,16 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
         on_record = any(m.drug and m.drug.drug == drug for m in ctx.request.facts.medications)
         return True if on_record else None
 
+    def stale(ctx: Context, event: GradedEvent) -> bool:
+        # A grade recorded long ago with nothing newer is not known to be current: re-assess it.
+        if which != "current" or event.effective is None:
+            return False
+        now = ctx.request.now
+        return now - align(event.effective, now) > timedelta(days=ctx.event_max_age_days)
+
     def run(ctx: Context) -> Outcome:
         hits: list[tuple[GradedEvent, datetime | None]] = []
+        old: list[GradedEvent] = []
         unsure: list[str] = []
         for timeline in candidates(ctx):
             latest = timeline.latest
@@ -114,6 +122,9 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
             if link is None:
                 unsure.append(f"whether the {event.term.lower()} was related to {ctx.subject.drug}")
                 continue
+            if stale(ctx, event):
+                old.append(event)
+                continue
             hits.append((event, timeline.onset(low)))
         if hits:
             rows = [event_row(e) for e, _ in hits]
@@ -130,6 +141,23 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 grades=tuple(e.grade for e, _ in hits),
                 terms=tuple(e.term for e, _ in hits),
                 anchor=max(onsets) if onsets else None,
+                trigger=True,
+            )
+        if old:
+            days = ctx.event_max_age_days
+            checks = tuple(
+                f"{e.term} grade {e.grade} was last recorded on {fmt_date(e.effective)} "
+                f"(over {days} days ago, nothing newer): re-assess the current grade"
+                for e in old
+            )
+            return Outcome(
+                None,
+                rows=tuple(event_row(e) for e in old),
+                checks=checks + tuple(unsure),
+                grades=tuple(e.grade for e in old),
+                terms=tuple(e.term for e in old),
+                trigger=True,
+                stale=min(e.effective for e in old if e.effective is not None),
             )
         if unsure:
             return Outcome(None, checks=tuple(unsure))
@@ -168,21 +196,36 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
 
 
 def history_condition(spec: Mapping[str, Any]) -> Condition:
-    """A coded history condition of the kinds, or any event of the terms, is on record."""
+    """A coded history condition of the kinds, or any event of the terms, is on record.
+
+    `active = true` keeps only active diagnoses; `suspect = true` keeps only those attributed to the
+    drug (named as suspect, or with no suspect named while the drug is on record): a reaction to
+    another drug, or one from before any exposure, says nothing about this one.
+    """
     kinds = frozenset(spec["history"])
     terms = tuple(spec.get("event", ()))
+    active_only = bool(spec.get("active", False))
+    suspect = bool(spec.get("suspect", False))
+
+    def related(ctx: Context, suspects: tuple[str, ...]) -> bool:
+        drug = ctx.subject.drug
+        if not suspect:
+            return True
+        if suspects:
+            return drug in suspects
+        return any(m.drug and m.drug.drug == drug for m in ctx.request.facts.medications)
 
     def run(ctx: Context) -> Outcome:
         rows = [
             Row(c.resource, c.display, term=f"history: {c.kind}", date=fmt_date(c.onset))
             for c in ctx.request.facts.conditions
-            if c.kind in kinds
+            if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs)
         ]
         for term in terms:
             timeline = ctx.request.facts.timelines.get(term)
             worst = max(timeline.events, key=lambda e: e.grade) if timeline and timeline.events else None
-            if worst and worst.grade >= 1:
+            if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs):
                 rows.append(event_row(worst))
-        return Outcome(bool(rows), rows=tuple(rows), terms=tuple(r.term for r in rows))
+        return Outcome(bool(rows), rows=tuple(rows), terms=tuple(r.term for r in rows), trigger=bool(rows))
 
     return run

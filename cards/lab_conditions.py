@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -31,6 +31,40 @@ def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     )
 
 
+def _unrecovered(
+    ctx: Context,
+    series: Sequence[LabResult],
+    multiple: Callable[[LabResult], float | None],
+    compare: Callable[[float, float], bool],
+    threshold: float,
+    until: float,
+    of: str,
+) -> Outcome:
+    """A value met the threshold earlier, the latest does not, and none since is back to `until`.
+
+    This is the "withhold until recovered" stretch between a withholding value and recovery.
+    """
+    peaks = [i for i, lab in enumerate(series) if (m := multiple(lab)) is not None and compare(m, threshold)]
+    if not peaks or peaks[-1] == len(series) - 1:
+        return Outcome(False)  # never met, or met now (the rule on the current value applies)
+    since = [m for lab in series[peaks[-1] + 1 :] if (m := multiple(lab)) is not None]
+    if not since or any(m <= until for m in since):
+        return Outcome(False)
+    onset = peaks[-1]
+    while onset - 1 in peaks:  # back to the first value of this run (the dose before it is the reference)
+        onset -= 1
+    peak, latest = series[peaks[-1]], series[-1]
+    graded = ctx.lab_events.get(latest.resource)
+    return Outcome(
+        True,
+        rows=(_lab_row(ctx, peak, of), _lab_row(ctx, latest, of)),
+        grades=(graded.grade,) if graded else (),
+        terms=(graded.term,) if graded else (latest.analyte,),
+        anchor=series[onset].effective,
+        trigger=True,
+    )
+
+
 def lab_condition(spec: Mapping[str, Any]) -> Condition:
     """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
     analyte = str(spec["lab"])
@@ -43,6 +77,11 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     op, threshold = tests[0]
     symbol, compare = COMPARATORS[op]
     which = spec.get("which", "latest")
+    if which not in ("latest", "worst", "unrecovered"):
+        raise ConditionError(f"which: expected latest, worst or unrecovered, got {which!r}")
+    until = spec.get("until_le")
+    if (which == "unrecovered") != (until is not None):
+        raise ConditionError("until_le: required with (and only with) which = 'unrecovered'")
     episodes = int(spec.get("episodes_ge", 1))
     label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
     name = analyte.upper() if len(analyte) <= 3 else analyte
@@ -72,6 +111,8 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
                     f"{ctx.lab_max_age_days} days; needed for {wording})",
                 ),
             )
+        if which == "unrecovered":
+            return _unrecovered(ctx, series, multiple, compare, threshold, float(until or 0), of)
         chosen = latest
         if which == "worst":
             usable = [lab for lab in series if multiple(lab) is not None]
@@ -101,6 +142,8 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
             grades=(graded.grade,) if graded else (),
             terms=(graded.term,) if graded else (analyte,),
             anchor=onset,
+            # "<= 3 x ULN" (a recovery test) met by a normal value is no finding on its own.
+            trigger=of == "value" or op in ("gt", "ge"),
         )
 
     return run

@@ -26,6 +26,7 @@ def merge(value: bool | None, parts: Sequence[Outcome], keep: Sequence[Outcome])
     """Combine children: evidence from `keep`, missing data and checks from all undecided parts."""
     undecided = [p for p in parts if p.value is None]
     anchors = [p.anchor for p in keep if p.anchor]
+    stale = [p.stale for p in keep if p.stale]
     return Outcome(
         value=value,
         rows=tuple(r for p in keep for r in p.rows),
@@ -34,6 +35,8 @@ def merge(value: bool | None, parts: Sequence[Outcome], keep: Sequence[Outcome])
         grades=tuple(g for p in keep for g in p.grades),
         terms=tuple(dict.fromkeys(t for p in keep for t in p.terms)),
         anchor=max(anchors) if anchors else None,
+        trigger=any(p.trigger for p in keep),
+        stale=min(stale) if stale else None,
     )
 
 

@@ -42,7 +42,7 @@ def medication_condition(spec: Mapping[str, Any]) -> Condition:
                         date=fmt_date(when),
                     )
                 )
-        return Outcome(bool(rows), rows=tuple(rows))
+        return Outcome(bool(rows), rows=tuple(rows), trigger=bool(rows))
 
     return run
 
@@ -87,7 +87,8 @@ def dose_condition(spec: Mapping[str, Any]) -> Condition:
             term="ordered dose",
             date=fmt_date(order.start or order.authored_on),
         )
-        return Outcome(compare(amount, threshold), rows=(row,))
+        met = compare(amount, threshold)
+        return Outcome(met, rows=(row,), trigger=met and op in ("gt", "ge"))
 
     return run
 
@@ -130,6 +131,7 @@ def desensitization_condition(spec: Mapping[str, Any]) -> Condition:
                     ),
                 ),
                 anchor=when,
+                trigger=True,
             )
         floor = datetime.min.replace(tzinfo=ctx.request.now.tzinfo)
         last = max(orders, key=lambda m: align(m.end or m.start or m.authored_on or floor, floor))
@@ -155,6 +157,6 @@ def desensitization_condition(spec: Mapping[str, Any]) -> Condition:
             term="desensitization started",
             date=fmt_date(first.start or first.authored_on),
         )
-        return Outcome(True, rows=(first_row, row), anchor=gap_start)
+        return Outcome(True, rows=(first_row, row), anchor=gap_start, trigger=True)
 
     return run

@@ -6,7 +6,7 @@ import hashlib
 import json
 from collections.abc import Sequence
 
-from cards.context import Row
+from cards.context import Row, fmt_date
 from cards.dosing import describe
 from cards.findings import Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
@@ -73,10 +73,15 @@ def _summary(plan: Plan, grade: int | None) -> str:
     phrase = _PHRASES[plan.decision]
     if plan.decision == "check":
         phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if confirmed)"
+        if lead.outcome.stale is not None:  # the grade is out of date, not merely unqualified
+            event += f" last recorded {fmt_date(lead.outcome.stale)}"
+            phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if still current)"
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
         level = describe(lead.target.dose, lead.target.per_day, unit)
-        phrase = f"resume at {level}" if plan.decision == "resume-reduced" else f"{phrase}, then {level}"
+        phrase = (
+            f"resume at {level}" if plan.decision == "resume-reduced" else f"{phrase}, then resume at {level}"
+        )
     elif lead.note and plan.decision == "discontinue":
         phrase += f" ({lead.note})"
     text = f"{title}: {event}: {phrase}"
@@ -121,9 +126,12 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         lines.append(_finding_line(lead))
     if lead.rule.spec.advice:
         lines.append(f"  {lead.rule.spec.advice}")
-    if not lead.rule.spec.verified or (
-        lead.decision in ("withhold", "resume-reduced") and lead.rule.spec.resume and not spec.dose_ladder
-    ):
+    if not lead.rule.spec.verified:
+        lines.append(
+            "  Not confirmed in the sources held here: no order change is suggested"
+            " (follow the prescribing information or the protocol)."
+        )
+    elif lead.decision in ("withhold", "resume-reduced") and lead.rule.spec.resume and not spec.dose_ladder:
         lines.append("  Dose changes per the prescribing information: dose levels not confirmed here.")
     lines.append("")
     others = [f for f in plan.fired if f is not lead]
@@ -152,12 +160,21 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         lines += ["Evidence:", "", *_table(rows), ""]
     protocols = [p for p in spec.desensitization if any(f.rule.spec.protocols for f in plan.fired)]
     if protocols and plan.decision == "desensitize":
-        lines.append("Published desensitization protocols (alternatives):")
-        for p in protocols:
-            extra = "; ".join(x for x in (p.setting, p.adjuncts, p.outcome) if x)
-            flag = "" if p.verified else " (intermediate steps not confirmed: complete per the publication)"
-            lines.append(f"- {p.label}: {p.summary}{flag}" + (f" [{extra}]" if extra else ""))
-        lines.append("")
+        # Offered protocols are alternatives; a published failure is evidence, never a choice.
+        for heading, group in (
+            ("Published desensitization protocols (alternatives):", [p for p in protocols if p.offer]),
+            ("Published failure (evidence, not offered):", [p for p in protocols if not p.offer]),
+        ):
+            if not group:
+                continue
+            lines.append(heading)
+            for p in group:
+                extra = "; ".join(x for x in (p.setting, p.adjuncts, p.outcome) if x)
+                flag = (
+                    "" if p.verified else " (intermediate steps not confirmed: complete per the publication)"
+                )
+                lines.append(f"- {p.label}: {p.summary}{flag}" + (f" [{extra}]" if extra else ""))
+            lines.append("")
     if plan.missing:
         lines.append("Not checked, data missing:")
         lines += [f"- {m}" for m in plan.missing]
@@ -165,7 +182,13 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
     if request.unavailable:
         lines.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
         lines.append("")
+    # Cite what the card shows: the rules, and the supportive items, schedules and protocols listed.
     refs = dict.fromkeys(f.rule.spec.source for f in (*plan.fired, *plan.pending))
+    refs.update(dict.fromkeys(p.source for p in advice))
+    if plan.category == "monitor":
+        refs.update(dict.fromkeys(m.source for m in spec.monitoring))
+    if protocols and plan.decision == "desensitize":
+        refs.update(dict.fromkeys(p.source for p in protocols))
     lines.append("Sources:")
     for ref_id in refs:
         ref = spec.references[ref_id]

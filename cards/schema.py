@@ -217,6 +217,7 @@ class KnowledgeFile(_Strict):
     prophylaxis: tuple[ProphylaxisItem, ...] = ()
     desensitization: tuple[DesensitizationProtocol, ...] = ()
     lab_max_age_days: int = Field(default=30, gt=0)
+    event_max_age_days: int = Field(default=30, gt=0)
 
     @model_validator(mode="after")
     def _references_exist(self) -> KnowledgeFile:

@@ -14,7 +14,9 @@ from cards.loader import KnowledgeBase
 from service.error_handlers import install_error_handlers
 from service.observability.logging import configure_logging
 from service.observability.metrics import install_metrics, register_services
+from service.openapi import install_openapi
 from service.routes import discovery, feedback, health, hooks, pages
+from service.runtime import settle_heap
 from service.settings import Settings
 from service.state import build_state
 from service.storage.database import ensure_schema, is_sqlite
@@ -41,6 +43,7 @@ def create_app(
         # The embedded SQLite default creates/upgrades its schema; a server database needs
         # `toxhooks db upgrade`. Both refuse a schema revision this release does not know.
         await ensure_schema(state.engine, auto_upgrade=is_sqlite(settings.database_url))
+        settle_heap()
         yield
         await state.recorder.close()
         await state.authenticator.aclose()
@@ -54,6 +57,7 @@ def create_app(
     for module in (discovery, hooks, feedback, health, pages):
         app.include_router(module.router)
     install_error_handlers(app)
+    install_openapi(app)
     install_metrics(app)
     register_services({s.id: s.hook for s in state.catalog.services})
     if settings.cors_origins:

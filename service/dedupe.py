@@ -10,10 +10,10 @@ import hashlib
 import logging
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # redis is imported only when a Redis URL is configured (start-up time)
+    import redis.asyncio as aioredis
 
 __all__ = ["MemoryShownCards", "RedisShownCards", "ShownCards", "ShownCardsStore"]
 
@@ -91,10 +91,14 @@ class RedisShownCards:
     @classmethod
     def from_url(cls, url: str, ttl_s: float) -> RedisShownCards:
         """A store on the Redis server at `url`."""
+        import redis.asyncio as aioredis
+
         return cls(aioredis.Redis.from_url(url, socket_timeout=0.5, socket_connect_timeout=0.5), ttl_s)
 
     async def recent(self, patient_id: str) -> frozenset[str]:
         """The keys shown for this patient within the TTL (none when Redis does not answer)."""
+        from redis.exceptions import RedisError
+
         try:
             found = await self._client.zrangebyscore(
                 self.PREFIX + _patient(patient_id), self._clock(), "+inf"
@@ -110,6 +114,8 @@ class RedisShownCards:
         mapping = {key: now + self._ttl for key in keys}
         if not mapping:
             return
+        from redis.exceptions import RedisError
+
         try:
             async with self._client.pipeline(transaction=True) as pipe:
                 pipe.zadd(name, mapping)

@@ -14,7 +14,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from service.errors import AuthenticationFailed, PreconditionFailed, RequestError
+from service.errors import AuthenticationFailed, PreconditionFailed, RequestError, field_path
 
 __all__ = ["InternalErrorMiddleware", "install_error_handlers", "operation_outcome"]
 
@@ -60,7 +60,7 @@ def _validation_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
     first = errors[0] if errors else {}
-    path = ".".join(str(part) for part in first.get("loc", ())) or "body"
+    path = field_path(first.get("loc", ()))
     message = f"{path}: {first.get('msg', 'invalid request')}"
     return _respond(400, operation_outcome(message, expression=[path]))
 

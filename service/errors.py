@@ -15,6 +15,8 @@ ToxhooksError                      terminology/errors.py
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from cards.errors import KnowledgeError
 from terminology.errors import TerminologyError, ToxhooksError
 
@@ -30,6 +32,7 @@ __all__ = [
     "ToxhooksError",
     "UnknownService",
     "UnsupportedMediaType",
+    "field_path",
 ]
 
 
@@ -94,3 +97,11 @@ class PreconditionFailed(RequestError):
     def __init__(self, message: str, *, missing: tuple[str, ...] = ()) -> None:
         super().__init__(message)
         self.missing = missing
+
+
+def field_path(loc: Sequence[int | str]) -> str:
+    """A validation error location as a FHIRPath-style expression, e.g. `feedback[0].card`."""
+    path = ""
+    for part in loc:
+        path += f"[{part}]" if isinstance(part, int) else (f".{part}" if path else str(part))
+    return path or "body"

@@ -10,7 +10,7 @@ from typing import Any, Literal
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from service.errors import MalformedRequest
+from service.errors import MalformedRequest, field_path
 
 __all__ = ["FeedbackEntry", "parse_feedback"]
 
@@ -87,5 +87,5 @@ def parse_feedback(body: Any) -> tuple[FeedbackEntry, ...]:
         return _FeedbackBody.model_validate(body).feedback
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
-        path = ".".join(str(part) for part in first["loc"]) or "body"
+        path = field_path(first["loc"])
         raise MalformedRequest(f"{path}: {first['msg']}", field=path) from None

@@ -21,6 +21,10 @@ __all__ = ["FhirFetcher", "complete_prefetch"]
 
 log = logging.getLogger(__name__)
 
+# Reads of referenced Medications per call (drafts first): a long history must not exhaust the
+# time budget; references left unread are reported as unavailable like any other missing data.
+_MAX_MEDICATION_READS = 40
+
 
 class _FetchFailed(Exception):
     """Private signal: one query could not be answered; `outcome` is the metrics category."""
@@ -68,6 +72,9 @@ class FhirFetcher:
             return dict(value)
         except TimeoutError:
             outcome = "timeout"
+            raise _FetchFailed(outcome) from None
+        except httpx.InvalidURL:
+            outcome = "invalid"  # e.g. control characters in a reference from the request
             raise _FetchFailed(outcome) from None
         except httpx.HTTPError:
             outcome = "error"
@@ -138,7 +145,12 @@ async def complete_prefetch(
         if r.get("resourceType") == "Medication"
     }
     known |= set(draft_medications(call))
-    wanted = [ref for ref in missing_medication_references(call, known) if ref.startswith("Medication/")]
+    history = [r for item in items for r in item.resources]
+    wanted = [
+        ref
+        for ref in missing_medication_references(call, known, history=history)
+        if ref.startswith("Medication/")
+    ][:_MAX_MEDICATION_READS]
     found = await asyncio.gather(*(_read_medication(fetcher, ref) for ref in wanted))
     medications = {ref: res for ref, res in zip(wanted, found, strict=True) if res is not None}
     return collect(items, fetched_medications=medications)

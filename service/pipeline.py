@@ -137,10 +137,17 @@ def _medications_of(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mapping
     }
 
 
-def missing_medication_references(call: HookCall, known: Collection[str]) -> list[str]:
-    """medicationReference targets of the drafts found neither in the bundle nor contained."""
+def missing_medication_references(
+    call: HookCall, known: Collection[str], *, history: Iterable[Mapping[str, Any]] = ()
+) -> list[str]:
+    """medicationReference targets found neither in the bundle nor contained.
+
+    Drafts first, then the patient's other MedicationRequests (`history`): a client that does not
+    honour the medications template's `_include` sends them without their Medication resources.
+    """
     wanted: list[str] = []
-    for resource in call.draft_resources:
+    orders = [*call.draft_resources, *(r for r in history if r.get("resourceType") == "MedicationRequest")]
+    for resource in orders:
         ref = resource.get("medicationReference")
         target = ref.get("reference") if isinstance(ref, dict) else None
         if not isinstance(target, str) or target.startswith("#") or target in known:
@@ -269,7 +276,7 @@ def run_pipeline(
     }
     drugs = knowledge.drug_identities()
     drafts, problems = _read_drafts(call, drugs, medications)
-    unresolved = missing_medication_references(call, medications)
+    unresolved = missing_medication_references(call, medications, history=gathered.resources)
     unavailable = (*gathered.unavailable, *unresolved)
     facts, unreadable = _safe_facts(
         [r for r in gathered.resources if r.get("resourceType") != "Medication"],

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import quote
 
 __all__ = [
     "KeyState",
@@ -71,7 +72,8 @@ def render_query(template: str, context: Mapping[str, Any], user_id: str | None)
         if isinstance(value, bool) or not isinstance(value, str | int | float):
             missing = True
             return ""
-        return str(value)
+        # Percent-encoded: a value cannot add query parameters or path segments to the query.
+        return quote(str(value), safe="")
 
     rendered = _TOKEN.sub(substitute, template)
     return None if missing else rendered

@@ -7,10 +7,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from service.catalog import ServiceDefinition
-from service.errors import MalformedRequest
+from service.errors import MalformedRequest, field_path
 
 __all__ = ["HookCall", "parse_call"]
 
@@ -20,12 +20,21 @@ class _FhirAuthorization(BaseModel):
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
-    access_token: str
-    token_type: str = "Bearer"
-    expires_in: int | None = None
-    scope: str | None = None
-    subject: str | None = None
+    # Spec: all REQUIRED but `patient` (CONDITIONAL: present when the scopes are patient-level).
+    access_token: str = Field(min_length=1)
+    token_type: str
+    expires_in: int
+    scope: str = Field(min_length=1)
+    subject: str = Field(min_length=1)
     patient: str | None = None
+
+    @field_validator("token_type")
+    @classmethod
+    def _bearer(cls, value: str) -> str:
+        # The token is sent as "Authorization: Bearer ..."; any other type would be misused.
+        if value.lower() != "bearer":
+            raise ValueError("must be 'Bearer'")
+        return value
 
 
 class _Envelope(BaseModel):
@@ -84,8 +93,7 @@ class HookCall:
 def _field_of(error: ValidationError) -> tuple[str, str]:
     """The dotted path and message of the first validation error."""
     first = error.errors(include_input=False)[0]
-    path = ".".join(str(part) for part in first["loc"]) or "body"
-    return path, str(first["msg"])
+    return field_path(first["loc"]), str(first["msg"])
 
 
 def _str_field(context: Mapping[str, Any], name: str, *, required: bool, fallback: Any = None) -> str | None:
@@ -127,18 +135,26 @@ def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[st
     return tuple(out), full_urls
 
 
-def _selections(value: Any, drafts: tuple[Mapping[str, Any], ...]) -> tuple[str, ...]:
+def _selections(
+    value: Any, drafts: tuple[Mapping[str, Any], ...], full_urls: Mapping[str, Mapping[str, Any]]
+) -> tuple[str, ...]:
+    """context.selections as "Type/id" references into draftOrders (a fullUrl is read as its entry)."""
     if not isinstance(value, list) or not all(isinstance(item, str) and item for item in value):
         raise MalformedRequest(
             "context.selections must be an array of references", field="context.selections"
         )
     known = {f"{r.get('resourceType')}/{r.get('id')}" for r in drafts}
+    out: list[str] = []
     for index, reference in enumerate(value):
+        if reference not in known and reference in full_urls:
+            target = full_urls[reference]  # e.g. urn:uuid:... of a transaction-style draft bundle
+            reference = f"{target.get('resourceType')}/{target.get('id')}"
         if reference not in known:
             raise MalformedRequest(
                 f"selection {reference!r} is not in context.draftOrders", field=f"context.selections[{index}]"
             )
-    return tuple(value)
+        out.append(reference)
+    return tuple(out)
 
 
 def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
@@ -158,6 +174,13 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
         raise MalformedRequest("fhirServer is required with fhirAuthorization", field="fhirServer")
     context = envelope.context
     patient_id = _str_field(context, "patientId", required=True, fallback=envelope.patient)
+    token_patient = envelope.fhirAuthorization.patient if envelope.fhirAuthorization else None
+    if token_patient is not None and token_patient.removeprefix("Patient/") != patient_id:
+        # A token restricted to another patient would fetch (or be denied) someone else's data.
+        raise MalformedRequest(
+            "fhirAuthorization.patient is not the patient in context.patientId",
+            field="fhirAuthorization.patient",
+        )
     user_id = _str_field(context, "userId", required=True, fallback=envelope.user)
     encounter_id = _str_field(context, "encounterId", required=False)
     drafts: tuple[Mapping[str, Any], ...] = ()
@@ -171,7 +194,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
             )
         drafts, full_urls = _draft_resources(raw)
     if service.hook == "order-select":
-        selections = _selections(context.get("selections"), drafts)
+        selections = _selections(context.get("selections"), drafts, full_urls)
     auth = envelope.fhirAuthorization
     return HookCall(
         service=service,

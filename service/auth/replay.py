@@ -7,10 +7,10 @@ import heapq
 import json
 import time
 from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
-import redis.asyncio as aioredis
-from redis.exceptions import RedisError
+if TYPE_CHECKING:  # redis is imported only when a Redis URL is configured (start-up time)
+    import redis.asyncio as aioredis
 
 __all__ = ["MemoryReplayCache", "RedisReplayCache", "ReplayCache", "ReplayCacheUnavailable", "replay_key"]
 
@@ -83,10 +83,14 @@ class RedisReplayCache:
     @classmethod
     def from_url(cls, url: str) -> RedisReplayCache:
         """Connect lazily to the Redis server at `url`."""
+        import redis.asyncio as aioredis
+
         return cls(aioredis.Redis.from_url(url, socket_timeout=2.0, socket_connect_timeout=2.0))
 
     async def first_use(self, key: str, ttl_s: float) -> bool:
         """See ReplayCache.first_use."""
+        from redis.exceptions import RedisError
+
         try:
             stored = await self._client.set(key, b"1", nx=True, px=max(1, int(ttl_s * 1000)))
         except (RedisError, OSError) as exc:

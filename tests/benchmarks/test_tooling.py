@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-import httpx
+from pathlib import Path
 
+import httpx
+import pytest
+
+from benchmarks.__main__ import main
 from benchmarks.floor import create_floor_app
 from benchmarks.harness import fit_prefetch
 from benchmarks.payloads import order_sign_request
@@ -79,3 +83,13 @@ def test_error_answers_and_a_slow_client_are_flagged() -> None:
     assert any("HTTP 412" in w for w in found)
     assert any("ceiling is only 1.5" in w for w in found)
     assert warnings(_doc(service_rps=60.0, p99=20.0)) == []
+
+
+def test_generate_writes_the_same_files_twice(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["generate", str(tmp_path / "a"), "--anchor", "2026-02-03"]) == 0
+    assert main(["generate", str(tmp_path / "b"), "--anchor", "2026-02-03"]) == 0
+    names = sorted(p.name for p in (tmp_path / "a").iterdir())
+    assert names == ["order-sign-200.json", "order-sign-2000.json", "patient-view-3.json"]
+    for name in names:
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    assert "order-sign-200.json" in capsys.readouterr().out

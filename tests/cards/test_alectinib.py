@@ -108,7 +108,7 @@ def test_hy_law_pattern_with_unknown_cholestasis_asks_instead_of_picking() -> No
     assert card.decision == "check"
     assert card.card.indicator == "warning"
     detail = card.card.detail or ""
-    assert "whether cholestasis explains" in detail and "whether hemolysis explains" in detail
+    assert "that cholestasis is excluded" in detail and "that hemolysis is excluded" in detail
     assert not card.card.suggestions
 
 
@@ -238,7 +238,9 @@ def test_prior_checkpoint_inhibitor_is_warned_on_the_desensitization_card() -> N
 
 
 def test_scar_history_contraindicates_and_suggests_other_alk_inhibitors() -> None:
-    sjs = HistoryCondition(resource="Condition/sjs", kind="sjs", display="Stevens-Johnson syndrome")
+    sjs = HistoryCondition(
+        resource="Condition/sjs", kind="sjs", display="Stevens-Johnson syndrome", suspect_drugs=("alectinib",)
+    )
     patient = facts(
         events=rash_history(resolved=True), conditions=(sjs,), labs=(*liver(30, 30, 0.5), *ck((50, 1)))
     )
@@ -251,6 +253,47 @@ def test_scar_history_contraindicates_and_suggests_other_alk_inhibitors() -> Non
     assert card.card.selectionBehavior == "at-most-one"
     create = (card.card.suggestions or ())[1].actions[1]  # type: ignore[index]
     assert create.resource["medicationCodeableConcept"]["coding"][0]["code"] == "1921217"  # type: ignore[index]
+
+
+def test_scar_from_another_drug_or_before_any_exposure_does_not_contraindicate() -> None:
+    labs = (*liver(30, 30, 0.5), *ck((50, 1)))
+    other = HistoryCondition(
+        resource="Condition/sjs",
+        kind="sjs",
+        display="Stevens-Johnson syndrome",
+        suspect_drugs=("allopurinol",),
+    )
+    unattributed = HistoryCondition(resource="Condition/sjs", kind="sjs", display="Stevens-Johnson syndrome")
+    for condition in (other, unattributed):  # first alectinib order: nothing on record
+        assert (
+            run(request("order-select", facts(conditions=(condition,), labs=labs), order("alectinib"))) == []
+        )
+    # Unattributed SJS while alectinib is on record: counts (the drug may have caused it).
+    patient = facts(conditions=(unattributed,), labs=labs, medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert card.decision == "contraindicated"
+
+
+def test_life_threatening_bradycardia_follows_the_contributing_drug() -> None:
+    labs = (*liver(30, 30, 0.5), *ck((50, 1)))
+    stopped = event("Sinus bradycardia", 4, days_ago(1), qualifiers=(("contributing-drug-stopped", True),))
+    patient = facts(events=(stopped,), labs=labs, medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert (card.decision, card.card.indicator) == ("withhold", "critical")
+    assert card.rule_ids[0] == "alectinib.bradycardia.life-threatening-withhold"
+    assert "resume at 450 mg twice daily" in card.card.summary
+    recurrent = (
+        event(
+            "Sinus bradycardia", 4, days_ago(20), ident="1", qualifiers=(("contributing-drug-stopped", True),)
+        ),
+        event("Sinus bradycardia", 0, days_ago(10), ident="2"),
+        event(
+            "Sinus bradycardia", 4, days_ago(1), ident="3", qualifiers=(("contributing-drug-stopped", True),)
+        ),
+    )
+    patient = facts(events=recurrent, labs=labs, medications=(ON_RECORD,))
+    card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
+    assert (card.decision, card.rule_ids[0]) == ("discontinue", "alectinib.bradycardia.life-threatening")
 
 
 def test_interruption_after_desensitization_warns_against_full_dose() -> None:
@@ -372,3 +415,72 @@ def test_resolved_renal_grade_3_resume_reduced() -> None:
     card = only(run(request("order-sign", patient, order("alectinib"))), "alectinib")
     assert card.rule_ids == ("alectinib.renal.grade-3-resolved-resume-reduced",)
     assert card.decision == "resume-reduced"
+
+
+def _partly_recovered(analyte: str, peak: float, now: float, uln: float) -> tuple[LabResult, ...]:
+    others = {
+        "alt": lab("alt", 30, 40, days_ago(1), ident="alt"),
+        "ast": lab("ast", 30, 40, days_ago(1), ident="ast"),
+        "bilirubin": lab("bilirubin", 0.5, 1.2, days_ago(1), ident="bili"),
+        "ck": lab("ck", 50, 100, days_ago(1), ident="ck"),
+    }
+    others[analyte] = lab(analyte, now, uln, days_ago(1), ident=f"{analyte}-now")
+    return (lab(analyte, peak, uln, days_ago(10), ident=f"{analyte}-peak"), *others.values())
+
+
+@pytest.mark.parametrize(
+    ("analyte", "peak", "now", "uln", "rule"),
+    [
+        ("alt", 240, 160, 40, "alectinib.hepatic.transaminase-not-recovered"),  # 6x -> 4x ULN
+        ("bilirubin", 4.0, 2.4, 1.2, "alectinib.hepatic.bilirubin-not-recovered"),  # 3.3x -> 2x ULN
+        ("ck", 600, 400, 100, "alectinib.cpk.not-recovered"),  # 6x -> 4x ULN
+    ],
+)
+def test_withhold_continues_until_the_label_recovery_level(
+    analyte: str, peak: float, now: float, uln: float, rule: str
+) -> None:
+    patient = facts(labs=_partly_recovered(analyte, peak, now, uln), medications=(ON_RECORD,))
+    card = only(run(request("order-sign", patient, order("alectinib"))), "alectinib")
+    assert (card.decision, card.rule_ids[0]) == ("withhold", rule)
+    assert "(not yet <= " in card.card.summary
+    detail = card.card.detail or ""
+    assert f"{analyte}-peak" in detail and f"{analyte}-now" in detail
+
+
+def test_recovered_values_end_the_withhold() -> None:
+    values = (
+        lab("ck", 600, 100, days_ago(10), ident="ck-peak"),
+        lab("ck", 200, 100, days_ago(5), ident="ck-back"),  # back to <= 2.5 x ULN
+        lab("ck", 400, 100, days_ago(1), ident="ck-now"),  # a new rise below 5 x ULN
+        *liver(30, 30, 0.5),
+    )
+    cards = run(request("order-sign", facts(labs=values, medications=(ON_RECORD,)), order("alectinib")))
+    assert "alectinib.cpk.not-recovered" not in [r for c in cards for r in c.rule_ids]
+
+
+def test_resolved_alt_resumes_reduced_even_with_a_mildly_raised_bilirubin() -> None:
+    values = (
+        lab("alt", 240, 40, days_ago(10), ident="alt-peak"),
+        lab("alt", 100, 40, days_ago(1), ident="alt"),  # 2.5 x ULN
+        lab("ast", 30, 40, days_ago(1), ident="ast"),
+        lab("bilirubin", 2.0, 1.2, days_ago(1), ident="bili"),  # 1.7 x ULN, never > 3 x ULN
+        *ck((50, 1)),
+    )
+    card = only(
+        run(request("order-sign", facts(labs=values, medications=(ON_RECORD,)), order("alectinib"))),
+        "alectinib",
+    )
+    assert card.rule_ids == ("alectinib.hepatic.resolved-resume-reduced",)
+    assert "resume at 450 mg twice daily" in card.card.summary
+
+
+def test_renal_grade_3_withhold_continues_until_creatinine_recovers() -> None:
+    episode = (
+        event("Creatinine increased", 3, days_ago(20), ident="a"),
+        event("Creatinine increased", 2, days_ago(1), ident="b"),
+    )
+    values = (*liver(30, 30, 0.5), *ck((50, 1)), lab("creatinine", 2.2, 1.1, days_ago(1), ident="cr"))
+    patient = facts(events=episode, labs=values, medications=(ON_RECORD,))
+    card = only(run(request("order-sign", patient, order("alectinib"))), "alectinib")
+    assert (card.decision, card.rule_ids[0]) == ("withhold", "alectinib.renal.grade-3-not-recovered")
+    assert "creatinine not yet <= 1.5 x ULN" in card.card.summary

@@ -181,3 +181,23 @@ def test_ocular_rules_follow_the_ctcae_version_of_the_facts() -> None:
     )
     card = management(run(request("patient-view", v6)))
     assert card.rule_ids == ("avutometinib-defactinib.ocular.grade-3",)
+
+
+def test_only_an_active_aki_diagnosis_counts_with_raised_cpk() -> None:
+    labs = (*[x for x in normal_labs() if x.analyte != "ck"], lab("ck", 300, 200, days_ago(1), ident="ck"))
+    old_aki = HistoryCondition(resource="Condition/aki", kind="aki", display="AKI", active=False)
+    patient = facts(conditions=(old_aki,), labs=labs, medications=(ON_RECORD,))
+    assert [c.decision for c in run(request("patient-view", patient))] == []
+    aki = HistoryCondition(resource="Condition/aki", kind="aki", display="AKI")
+    patient = facts(conditions=(aki,), labs=labs, medications=(ON_RECORD,))
+    assert management(run(request("patient-view", patient))).rule_ids == (
+        "avutometinib-defactinib.rhabdomyolysis.aki",
+    )
+
+
+def test_scar_caused_by_another_drug_does_not_discontinue() -> None:
+    dress = HistoryCondition(
+        resource="Condition/d", kind="dress", display="DRESS", suspect_drugs=("allopurinol",)
+    )
+    patient = facts(conditions=(dress,), labs=normal_labs(), medications=(ON_RECORD,))
+    assert [c.decision for c in run(request("patient-view", patient))] == []

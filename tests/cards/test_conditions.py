@@ -28,6 +28,10 @@ def ctx_with(**kw: Any) -> Context:
         ({"all": []}, "non-empty list"),
         ({"colour": "red"}, "no known condition key"),
         ({"therapy": "old"}, "therapy: expected"),
+        ({"lab": "ck", "gt": 5, "which": "unrecovered"}, "until_le: required"),
+        ({"lab": "ck", "gt": 5, "until_le": 2.5}, "until_le: required"),
+        ({"lab": "ck", "gt": 5, "which": "best"}, "which: expected"),
+        ({"history": ["aki"], "recent": True}, "unknown key"),
     ],
 )
 def test_malformed_conditions(spec: dict[str, Any], message: str) -> None:

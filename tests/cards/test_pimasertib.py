@@ -40,6 +40,17 @@ def test_rash_grades(grade: int, decision: str, indicator: str, oral: bool) -> N
         assert "SPF >= 30" in (card.card.detail or "") or grade > 1
 
 
+def test_grade_4_rash_withholds_without_automatic_action() -> None:
+    patient = facts(events=(event("Rash acneiform", 4, days_ago(1)),), medications=(ON_RECORD,))
+    cards = run(request("patient-view", patient))
+    card = only(cards, DRUG, "withhold")
+    assert (card.rule_ids[0], card.card.indicator) == ("pimasertib.rash.grade-4", "critical")
+    assert "Acneiform rash grade 4: withhold" in card.card.summary
+    assert "Not confirmed in the sources held here" in (card.card.detail or "")
+    assert not any(s.actions for s in card.card.suggestions or ())  # unconfirmed: nothing automatic
+    assert only(cards, DRUG, "flag-dlt").card.indicator == "warning"
+
+
 def test_grade_3_rash_is_also_a_possible_dlt() -> None:
     patient = facts(events=(event("Rash acneiform", 3, days_ago(1)),), medications=(ON_RECORD,))
     card = only(run(request("patient-view", patient)), DRUG, "flag-dlt")

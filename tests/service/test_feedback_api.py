@@ -80,11 +80,11 @@ async def test_override_with_reason_is_stored(make_client: MakeClient) -> None:
         ({"feedback": []}, "feedback"),
         (
             {"feedback": [{"outcome": "accepted", "outcomeTimestamp": "2026-03-14T09:00:00Z"}]},
-            "feedback.0.card",
+            "feedback[0].card",
         ),
         (
             {"feedback": [{"card": "x", "outcome": "accepted", "outcomeTimestamp": "2026-03-14T09:00:00Z"}]},
-            "feedback.0.card",
+            "feedback[0].card",
         ),
         (
             {
@@ -96,11 +96,11 @@ async def test_override_with_reason_is_stored(make_client: MakeClient) -> None:
                     }
                 ]
             },
-            "feedback.0.outcome",
+            "feedback[0].outcome",
         ),
         (
             {"feedback": [{"card": "9368d37b-283f-44a0-93ea-547cebab93ed", "outcome": "accepted"}]},
-            "feedback.0.outcomeTimestamp",
+            "feedback[0].outcomeTimestamp",
         ),
         ([1], "body"),
     ],

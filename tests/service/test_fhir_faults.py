@@ -178,3 +178,34 @@ def test_fault_table_covers_the_required_cases() -> None:
         "connection-reset",
     }
     assert required <= set(FAULTS)
+
+
+async def test_reference_that_is_not_a_valid_url_is_named_not_a_500(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine
+) -> None:
+    from tests.service.examples import draft_order
+
+    fhir.route().mock(return_value=httpx.Response(404))
+    order = draft_order("mr-1", medication={"medicationReference": {"reference": "Medication/m\x1f1"}})
+    client = await make_client()
+    body = hook_request("order-sign", drafts=[order], fhir_server=True)
+    response = await client.post("/cds-services/toxhooks-order-sign", json=body)
+    assert response.status_code == 200, response.text
+    assert fake_engine.requests[0].unavailable == ("Medication/m\x1f1",)
+    assert not fhir.calls  # never sent
+
+
+async def test_context_values_are_percent_encoded_in_fetched_queries(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine
+) -> None:
+    route = fhir.get("/Observation").mock(return_value=httpx.Response(200, json=bundle()))
+    fhir.route().mock(return_value=httpx.Response(200, json=bundle()))
+    prefetch = full_prefetch()
+    del prefetch["labs"]
+    body = hook_request("patient-view", prefetch=prefetch, fhir_server=True)
+    body["context"]["patientId"] = "p1&patient=p2\x1f"
+    client = await make_client()
+    response = await client.post(PV, json=body)
+    assert response.status_code == 200, response.text
+    params = route.calls.last.request.url.params
+    assert params.get_list("patient") == ["p1&patient=p2\x1f"]  # one patient, the value intact

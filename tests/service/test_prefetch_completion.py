@@ -245,7 +245,13 @@ def test_evaluate_command_fetches_what_prefetch_lacks(
     prefetch = full_prefetch()
     del prefetch["labs"]
     request = hook_request("patient-view", prefetch=prefetch)
-    request["fhirAuthorization"] = {"access_token": TOKEN, "token_type": "Bearer"}
+    request["fhirAuthorization"] = {
+        "access_token": TOKEN,
+        "token_type": "Bearer",
+        "expires_in": 300,
+        "scope": "patient/*.read",
+        "subject": "toxhooks",
+    }
     path = tmp_path / "request.json"
     path.write_text(json.dumps(request))
     result = CliRunner().invoke(cli, ["evaluate", str(path), "--fhir-server", FHIR])
@@ -268,3 +274,52 @@ async def test_medication_by_bundle_full_url(make_client: MakeClient, fake_engin
     response = await client.post("/cds-services/toxhooks-order-sign", json=body)
     assert response.status_code == 200
     assert fake_engine.requests[0].unavailable == ("urn:uuid:0000",)
+
+
+def _history_order(ident: str, medication: str) -> dict[str, Any]:
+    order = draft_order(
+        ident, status="stopped", medication={"medicationReference": {"reference": medication}}
+    )
+    return order
+
+
+async def test_history_medication_reference_is_read_when_include_was_not_honoured(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A client may ignore `_include` (outside the spec's prefetch subset): the Medication is read."""
+    import service.pipeline
+
+    medications_seen: list[Mapping[str, Any]] = []
+    original = service.pipeline.build_facts
+
+    def recording(resources: Any, **kwargs: Any) -> Any:
+        medications_seen.append(dict(kwargs["medications"]))
+        return original(resources, **kwargs)
+
+    monkeypatch.setattr("service.pipeline.build_facts", recording)
+    medication = {"resourceType": "Medication", "id": "med-old", "code": {"text": "pembrolizumab"}}
+    route = fhir.get("/Medication/med-old").mock(return_value=httpx.Response(200, json=medication))
+    prefetch = {**full_prefetch(), "medications": bundle(_history_order("mr-0", "Medication/med-old"))}
+    client = await make_client()
+    body = hook_request("order-sign", prefetch=prefetch, fhir_server=True)
+    response = await client.post("/cds-services/toxhooks-order-sign", json=body)
+    assert response.status_code == 200
+    assert route.call_count == 1
+    assert route.calls.last.request.headers["authorization"] == f"Bearer {TOKEN}"
+    assert medications_seen[0]["Medication/med-old"] == medication
+    assert fake_engine.requests[0].unavailable == ()
+
+
+async def test_history_medication_in_the_bundle_is_not_fetched_and_missing_one_is_named(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    included = {"resourceType": "Medication", "id": "med-inc", "code": {"text": "alectinib"}}
+    medications = bundle(
+        _history_order("mr-0", "Medication/med-inc"), included, _history_order("mr-00", "Medication/med-gone")
+    )
+    client = await make_client()
+    body = hook_request("patient-view", prefetch={**full_prefetch(), "medications": medications})
+    response = await client.post(PV, json=body)  # no fhirServer: nothing can be fetched
+    assert response.status_code == 200
+    assert fake_engine.requests[0].unavailable == ("Medication/med-gone",)
+    assert "Medication/med-gone" in response.json()["cards"][-1]["detail"]

@@ -7,6 +7,7 @@ from typing import Any
 
 import httpx
 import pytest
+import respx
 from fastapi import FastAPI
 
 from service.error_handlers import install_error_handlers
@@ -19,6 +20,13 @@ from tests.service.spec import assert_valid_response
 SELECT = "/cds-services/toxhooks-order-select"
 SIGN = "/cds-services/toxhooks-order-sign"
 PV = "/cds-services/toxhooks-patient-view"
+AUTH = {
+    "access_token": "t",
+    "token_type": "Bearer",
+    "expires_in": 300,
+    "scope": "user/*.read",
+    "subject": "x",
+}
 
 
 def outcome_of(response: httpx.Response, status: int) -> dict[str, Any]:
@@ -85,7 +93,7 @@ async def test_too_many_resources_is_refused(make_client: MakeClient, svc_settin
         ),
         (lambda r: r["context"].update(selections="MedicationRequest/mr-1"), "context.selections"),
         (lambda r: r["context"].update(selections=["MedicationRequest/zz"]), "context.selections[0]"),
-        (lambda r: r.update(fhirAuthorization={"access_token": "t"}), "fhirServer"),
+        (lambda r: r.update(fhirAuthorization=AUTH), "fhirServer"),
         (lambda r: r.update(fhirServer="ftp://x"), "fhirServer"),
         (lambda r: r.update(prefetch=[1]), "prefetch"),
     ],
@@ -96,6 +104,57 @@ async def test_wrong_shape_is_400_naming_the_field(mutate: Any, field: str, make
     client = await make_client()
     response = await client.post(SELECT, json=request)
     assert expression(response) == [field]
+
+
+@pytest.mark.parametrize("missing", ["access_token", "token_type", "expires_in", "scope", "subject"])
+async def test_fhir_authorization_without_a_required_field_is_400(
+    missing: str, make_client: MakeClient
+) -> None:
+    request = hook_request("patient-view", fhir_server=True)
+    del request["fhirAuthorization"][missing]
+    client = await make_client()
+    response = await client.post(PV, json=request)
+    assert expression(response) == [f"fhirAuthorization.{missing}"]
+
+
+@pytest.mark.parametrize(
+    ("update", "status", "field"),
+    [
+        ({"token_type": "MAC"}, 400, "fhirAuthorization.token_type"),
+        ({"token_type": "bearer"}, 200, None),  # OAuth token types are case-insensitive
+        ({"access_token": ""}, 400, "fhirAuthorization.access_token"),
+        ({"patient": "someone-else"}, 400, "fhirAuthorization.patient"),
+        ({"patient": "p-1001"}, 200, None),
+        ({"patient": "Patient/p-1001"}, 200, None),
+    ],
+)
+async def test_fhir_authorization_values(
+    update: dict[str, str],
+    status: int,
+    field: str | None,
+    make_client: MakeClient,
+    fake_engine: FakeEngine,
+) -> None:
+    request = hook_request("patient-view", fhir_server=True)  # full prefetch: nothing to fetch
+    request["fhirAuthorization"].update(update)
+    client = await make_client()
+    with respx.mock(assert_all_called=False) as fhir:
+        fhir.route().mock(return_value=httpx.Response(404))
+        response = await client.post(PV, json=request)
+    assert response.status_code == status, response.text
+    if field is not None:
+        assert expression(response) == [field]
+
+
+async def test_selection_may_name_a_draft_by_its_full_url(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    request = hook_request("order-select", selections=["urn:uuid:5b3a"])
+    request["context"]["draftOrders"]["entry"][0]["fullUrl"] = "urn:uuid:5b3a"
+    client = await make_client()
+    response = await client.post(SELECT, json=request)
+    assert response.status_code == 200, response.text
+    assert fake_engine.requests[0].selections == ("MedicationRequest/mr-1",)
 
 
 @pytest.mark.parametrize("raw", [b"{", b"", b"[1, 2]", b"null", b'"text"', b"\xff\xfe"])

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib
+import re
+from datetime import UTC, datetime
+from urllib.parse import parse_qsl
 
 import pytest
 
@@ -39,6 +42,37 @@ def test_broken_service_file_names_the_file() -> None:
     text = "[service]\nid='x'\nhook='patient-view'\ntitle='t'\ndescription='d'\n[config]\nrequired=['labs']\n"
     with pytest.raises(ConfigurationError, match="unknown keys"):
         _parse("keys.toml", text)
+
+
+_ALLOWED_TOKENS = {
+    "context.patientId", "context.userId", "context.encounterId",
+    "userPractitionerId", "userPractitionerRoleId", "userPatientId", "userRelatedPersonId",
+}  # fmt: skip
+# Spec "Prefetch query restrictions": references, token equality, dates with eq/lt/gt/ge/le, _count,
+# _sort. `_include` is outside that subset: clients may ignore it, the service then reads the
+# Medications itself (tests/service/test_prefetch_completion.py).
+_SEARCH_PARAMS = {"patient", "subject", "category", "code", "date", "_count", "_sort", "_include"}
+
+
+def test_discovery_entries_and_prefetch_templates_conform() -> None:
+    discovery = load_catalog().discovery(
+        lab_codes=["http://loinc.org|2157-6"],
+        now=datetime(2026, 3, 14, tzinfo=UTC),
+        window_days=365,
+        version="1",
+    )
+    for entry in discovery["services"]:
+        assert {"hook", "id", "description"} <= set(entry)
+        assert all(value not in (None, "", [], {}) for value in entry.values()), entry
+        for query in entry["prefetch"].values():
+            tokens = set(re.findall(r"\{\{\s*([^}]+?)\s*\}\}", query))
+            assert tokens <= _ALLOWED_TOKENS, query
+            path, _, search = query.partition("?")
+            assert re.fullmatch(r"[A-Z][A-Za-z]+(/\{\{context\.patientId\}\})?", path), query
+            for name, value in parse_qsl(search, keep_blank_values=True):
+                assert name in _SEARCH_PARAMS and value, (query, name)  # no modifiers, no empty values
+                if name == "date":
+                    assert re.fullmatch(r"(eq|lt|gt|ge|le)\d{4}-\d{2}-\d{2}", value), query
 
 
 def test_packaged_services_cover_each_hook_once() -> None:
@@ -78,7 +112,8 @@ def test_limits_at_the_boundary() -> None:
     "module",
     ["service.body", "service.catalog", "service.prefetch", "service.protocol", "service.pipeline",
      "service.offline", "service.fhir", "service.feedback", "service.dedupe", "service.error_handlers",
-     "service.storage.database", "service.storage.feedback", "service.storage.recorder", "service.app"],
+     "service.storage.database", "service.storage.feedback", "service.storage.recorder", "service.app",
+     "service.openapi"],
 )  # fmt: skip
 def test_public_exports_exist(module: str) -> None:
     loaded = importlib.import_module(module)
