@@ -54,6 +54,9 @@ class Outcome:
     # normal or recovered value: only such partial matches become "check before deciding" cards.
     trigger: bool = False
     stale: datetime | None = None  # when the out-of-date grade behind an undecided result was recorded
+    # Values judged against toxhooks' default reference range (the lab sent none): unconfirmed, so
+    # the card says so and offers no automatic order change.
+    assumed: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

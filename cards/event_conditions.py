@@ -142,6 +142,12 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 terms=tuple(e.term for e, _ in hits),
                 anchor=max(onsets) if onsets else None,
                 trigger=True,
+                assumed=tuple(
+                    f"{e.evidence.resource}: graded against toxhooks' default {e.evidence.reference_kind} "
+                    "(the result carried no reference range)"
+                    for e, _ in hits
+                    if e.evidence.reference_is_default
+                ),
             )
         if old:
             days = ctx.event_max_age_days

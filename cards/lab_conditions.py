@@ -13,6 +13,18 @@ from terminology.model import LabResult
 __all__ = ["lab_condition"]
 
 
+def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
+    """Which of these values were judged against toxhooks' default ULN (the lab sent none)."""
+    if of != "uln":
+        return ()
+    return tuple(
+        f"{lab.resource}: ULN {lab.uln:g} {lab.unit} is toxhooks' default"
+        " (the result carried no reference range)"
+        for lab in labs
+        if "ULN" in lab.default_bounds and lab.uln is not None
+    )
+
+
 def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     parts = []
     if lab.x_uln is not None:
@@ -62,6 +74,7 @@ def _unrecovered(
         terms=(graded.term,) if graded else (latest.analyte,),
         anchor=series[onset].effective,
         trigger=True,
+        assumed=_assumed((peak, latest), of),
     )
 
 
@@ -144,6 +157,7 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
             anchor=onset,
             # "<= 3 x ULN" (a recovery test) met by a normal value is no finding on its own.
             trigger=of == "value" or op in ("gt", "ge"),
+            assumed=_assumed((chosen,), of),
         )
 
     return run

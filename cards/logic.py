@@ -37,6 +37,7 @@ def merge(value: bool | None, parts: Sequence[Outcome], keep: Sequence[Outcome])
         anchor=max(anchors) if anchors else None,
         trigger=any(p.trigger for p in keep),
         stale=min(stale) if stale else None,
+        assumed=tuple(dict.fromkeys(a for p in keep for a in p.assumed)),
     )
 
 

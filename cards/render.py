@@ -84,6 +84,8 @@ def _summary(plan: Plan, grade: int | None) -> str:
         )
     elif lead.note and plan.decision == "discontinue":
         phrase += f" ({lead.note})"
+    elif plan.decision == "withhold" and lead.rule.spec.resume == "same":
+        phrase += ", then resume at the same dose"
     text = f"{title}: {event}: {phrase}"
     return text if len(text) < 140 else text[:136].rstrip() + "..."
 
@@ -133,6 +135,12 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         )
     elif lead.decision in ("withhold", "resume-reduced") and lead.rule.spec.resume and not spec.dose_ladder:
         lines.append("  Dose changes per the prescribing information: dose levels not confirmed here.")
+    if lead.outcome.assumed:
+        lines.append(
+            "  Not confirmed: a value was judged against a default reference range,"
+            " so no order change is suggested:"
+        )
+        lines += [f"  - {a}" for a in lead.outcome.assumed]
     lines.append("")
     others = [f for f in plan.fired if f is not lead]
     if others:

@@ -95,7 +95,8 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
     decision = plan.decision
     title = plan.knowledge.spec.title
     out: list[Suggestion] = []
-    automatic = lead.rule.spec.verified and plan.fired
+    # Unconfirmed rules, and values judged against a default reference range, change no order.
+    automatic = lead.rule.spec.verified and plan.fired and not lead.outcome.assumed
     if decision in (*_STOP, *_HOLD) and automatic:
         actions = _stop_actions(plan, request, decision)
         if actions:

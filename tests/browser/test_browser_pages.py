@@ -23,7 +23,7 @@ def _sample_resources(sample_id: str) -> list[dict[str, Any]]:
     """Every resource of a sample request's prefetch (the mock FHIR server's content)."""
     body = json.loads((SAMPLES_DIR / f"{sample_id}.json").read_text(encoding="utf-8"))
     resources = [body["prefetch"]["patient"]]
-    for key, value in body["prefetch"].items():
+    for value in body["prefetch"].values():
         if isinstance(value, dict) and value.get("resourceType") == "Bundle":
             resources += [entry["resource"] for entry in value.get("entry", [])]
     return resources

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from terminology.model import LabResult
 from tests.cards.builders import days_ago, event, facts, lab, order, request
 from tests.cards.helpers import only, run
@@ -78,3 +80,24 @@ def test_old_grade_followed_by_a_recent_one_uses_the_recent_one() -> None:
     patient = facts(events=events, labs=normal_labs(), medications=(AVUTOMETINIB,))
     card = only(run(request("patient-view", patient)), "avutometinib-defactinib")
     assert (card.decision, card.rule_ids) == ("continue", ("avutometinib-defactinib.ocular.grade-1",))
+
+
+def test_default_reference_range_never_changes_an_order() -> None:
+    high = lab("ck", 1100, 200, days_ago(1), ident="ck")  # 5.5 x the default ULN
+    defaulted = replace(high, range_is_default=True, default_bounds=("ULN",))
+    labs = (*[x for x in normal_labs() if x.analyte != "ck"], defaulted)
+    card = only(
+        run(request("order-select", facts(labs=labs, medications=(ON_RECORD,)), order("alectinib"))),
+        "alectinib",
+    )
+    assert (card.decision, card.rule_ids[0]) == ("withhold", "alectinib.cpk.over-5x")
+    assert not any(s.actions for s in card.card.suggestions or ())
+    detail = card.card.detail or ""
+    assert "default reference range" in detail and "Observation/ck: ULN 200" in detail
+    # The same value against the lab's own range does offer the hold.
+    labs = (*[x for x in normal_labs() if x.analyte != "ck"], high)
+    card = only(
+        run(request("order-select", facts(labs=labs, medications=(ON_RECORD,)), order("alectinib"))),
+        "alectinib",
+    )
+    assert any(s.actions for s in card.card.suggestions or ())
