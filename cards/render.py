@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections.abc import Sequence
 
 from cards.context import Row, fmt_date
@@ -12,6 +13,7 @@ from cards.findings import Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
 from cards.schedule import monitoring_dates
 from cards.suggestions import build_suggestions
+from terminology.analytes import get_analyte
 
 __all__ = ["OVERRIDE_REASONS", "RULE_SYSTEM", "render", "render_missing"]
 
@@ -185,7 +187,7 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
             lines.append("")
     if plan.missing:
         lines.append("Not checked, data missing:")
-        lines += [f"- {m}" for m in plan.missing]
+        lines += missing_lines(plan.missing)
         lines.append("")
     if request.unavailable:
         lines.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
@@ -281,6 +283,38 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     )
 
 
+# A missing item reads "<subject> (<why>; needed for <check>)": one line per subject and reason
+# lists every check it blocks, instead of one line per check.
+_MISSING = re.compile(r"^(?P<subject>[^(]+?) \((?P<why>.*); needed for (?P<check>[^;]*)\)$")
+
+
+def _subject_name(subject: str) -> str:
+    """An analyte id as a clinician reads it ("alt" -> "ALT (Alanine aminotransferase)")."""
+    analyte = get_analyte(subject)
+    if analyte is None:
+        return subject
+    return f"{subject.upper()} ({analyte.display})" if len(subject) <= 3 else analyte.display
+
+
+def missing_lines(missing: Sequence[str]) -> list[str]:
+    """Markdown bullets of missing data, grouped by what is missing and why."""
+    grouped: dict[tuple[str, str], list[str]] = {}
+    lines: list[str] = []
+    for item in missing:
+        found = _MISSING.match(item)
+        if found is None:
+            lines.append(f"- {item}")
+            continue
+        checks = grouped.setdefault((found["subject"], found["why"]), [])
+        if found["check"] not in checks:
+            checks.append(found["check"])
+    grouped_lines = [
+        f"- {_subject_name(subject)}: {why}; needed for {', '.join(checks)}"
+        for (subject, why), checks in grouped.items()
+    ]
+    return grouped_lines + lines
+
+
 def render_missing(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     """An info card naming the data that was missing, so rules could not be checked."""
     spec = plan.knowledge.spec
@@ -288,7 +322,7 @@ def render_missing(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     names = [n.upper() if len(n) <= 3 else n for n in ids]  # ALT, AST, CK read better than ids
     summary = f"{spec.title}: rules not checked, missing {', '.join(names)}"
     lines = [f"**{spec.title}: data missing, these checks were not run**", ""]
-    lines += [f"- {m}" for m in plan.missing]
+    lines += missing_lines(plan.missing)
     if request.unavailable:
         lines += ["", f"Could not be obtained: {', '.join(request.unavailable)}."]
     lines += ["", f"Knowledge: {spec.drug} {spec.version}."]

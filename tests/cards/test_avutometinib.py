@@ -130,7 +130,7 @@ def test_rhabdomyolysis_without_baseline_says_what_is_missing() -> None:
     patient = facts(labs=(ck, creat), medications=(ON_RECORD,))
     card = management(run(request("patient-view", patient)))
     assert card.decision == "check"
-    assert "creatinine baseline (not known" in (card.card.detail or "")
+    assert "creatinine baseline: not known" in (card.card.detail or "")
 
 
 def test_any_grade_cpk_with_aki_withholds() -> None:

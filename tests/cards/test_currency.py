@@ -47,7 +47,7 @@ def test_raised_worst_alt_with_missing_ast_still_asks_to_check() -> None:
     )
     assert card.decision == "check"
     assert card.rule_ids == ("alectinib.hepatic.resolved-resume-reduced",)
-    assert "ast" in (card.card.detail or "")
+    assert "AST (Aspartate aminotransferase)" in (card.card.detail or "")
 
 
 def test_recent_recorded_grade_counts_as_current() -> None:
