@@ -12,6 +12,7 @@ from cards.engine import evaluate
 from cards.loader import KnowledgeBase
 from cards.model import AppLinks, Card, EvaluationRequest, EvaluationResult, RenderedCard, Source
 from service.catalog import ServiceDefinition
+from service.conformance import conform_card
 from service.errors import PreconditionFailed
 from service.prefetch import PrefetchItem, unique
 from service.protocol import HookCall
@@ -307,7 +308,7 @@ def run_pipeline(
     issued: list[IssuedCard] = []
     for item in rendered:
         card = _with_uuids(item, id_factory)
-        cards.append(card.model_dump(exclude_none=True, mode="json"))
+        cards.append(conform_card(card.model_dump(exclude_none=True, mode="json"), rule_ids=item.rule_ids))
         issued.append(
             IssuedCard(
                 card_uuid=card.uuid or "",

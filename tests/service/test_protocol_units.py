@@ -113,7 +113,7 @@ def test_limits_at_the_boundary() -> None:
     ["service.body", "service.catalog", "service.prefetch", "service.protocol", "service.pipeline",
      "service.offline", "service.fhir", "service.feedback", "service.dedupe", "service.error_handlers",
      "service.storage.database", "service.storage.feedback", "service.storage.recorder", "service.app",
-     "service.openapi"],
+     "service.openapi", "service.conformance"],
 )  # fmt: skip
 def test_public_exports_exist(module: str) -> None:
     loaded = importlib.import_module(module)
