@@ -165,6 +165,24 @@ def missing_medication_references(
     return wanted
 
 
+def other_patient(resource: Mapping[str, Any], patient_id: str) -> str | None:
+    """The patient a resource belongs to when that is not `patient_id` (None: ours, or cannot tell).
+
+    Data about another patient must never inform this patient's decisions: an EHR that fills
+    prefetch or draftOrders for the wrong patient gets that data set aside and named on a card.
+    """
+    if resource.get("resourceType") == "Patient":
+        rid = resource.get("id")
+        return f"Patient/{rid}" if isinstance(rid, str) and rid != patient_id else None
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and "Patient/" in target:
+            owner = target.rstrip("/").split("Patient/")[-1].split("/")[0]
+            return None if owner == patient_id else f"Patient/{owner}"
+    return None
+
+
 def _draft_problem(resource: Mapping[str, Any]) -> str | None:
     """The first missing essential of a draft MedicationRequest (full validation is not needed here)."""
     if not isinstance(resource.get("id"), str):
@@ -189,6 +207,9 @@ def _read_drafts(
         if resource.get("resourceType") != "MedicationRequest":
             continue  # ServiceRequest, DeviceRequest...: no rule reads them
         problem = _draft_problem(resource)
+        owner = other_patient(resource, call.patient_id)
+        if owner is not None:
+            problem = f"is for {owner}, not the patient in context"
         if problem:
             name = (
                 f"MedicationRequest/{resource['id']}"
@@ -279,8 +300,18 @@ def run_pipeline(
     drafts, problems = _read_drafts(call, drugs, medications)
     unresolved = missing_medication_references(call, medications, history=gathered.resources)
     unavailable = (*gathered.unavailable, *unresolved)
+    ours: list[Mapping[str, Any]] = []
+    for resource in gathered.resources:
+        owner = other_patient(resource, call.patient_id)
+        if owner is None:
+            ours.append(resource)
+        else:
+            problems.append(
+                f"{resource.get('resourceType')}/{resource.get('id', '?')} (belongs to {owner}, "
+                "not the patient in context; set aside)"
+            )
     facts, unreadable = _safe_facts(
-        [r for r in gathered.resources if r.get("resourceType") != "Medication"],
+        [r for r in ours if r.get("resourceType") != "Medication"],
         ctcae_version=ctcae_version,
         drugs=drugs,
         medications=medications,

@@ -39,9 +39,30 @@ async def test_order_sign_does_not_repeat_an_order_select_card(
     assert len(shown) == 2
     signed = summaries(await client.post(SIGN, json=hook_request("order-sign", drafts=drafts)))
     assert signed == []  # both already shown for this patient and these drafts
-    other = hook_request("order-sign", drafts=drafts)
+    other_drafts = [{**d, "subject": {"reference": "Patient/p-2002"}} for d in drafts]
+    other = hook_request("order-sign", drafts=other_drafts, prefetch={"labs": None})
     other["context"]["patientId"] = "p-2002"
-    assert len(summaries(await client.post(SIGN, json=other))) == 2
+    assert len([s for s in summaries(await client.post(SIGN, json=other)) if "could not" not in s]) == 2
+
+
+async def test_another_patients_data_is_set_aside_and_named(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    client = await make_client()
+    body = hook_request("order-sign", drafts=[draft_order("mr-1")])
+    foreign_lab = {**body["prefetch"]["labs"]["entry"][0]["resource"], "id": "ck-foreign"}
+    foreign_lab["subject"] = {"reference": "Patient/someone-else"}
+    body["prefetch"]["labs"]["entry"].append({"resource": foreign_lab})
+    foreign_draft = {**draft_order("mr-9"), "subject": {"reference": "Patient/someone-else"}}
+    body["context"]["draftOrders"]["entry"].append({"resource": foreign_draft})
+    response = await client.post(SIGN, json=body)
+    assert response.status_code == 200
+    request = fake_engine.requests[0]
+    assert [o.reference for o in request.draft_orders] == ["MedicationRequest/mr-1"]
+    assert all(lab.resource != "Observation/ck-foreign" for lab in request.facts.labs.get("ck", ()))
+    detail = response.json()["cards"][-1]["detail"]
+    assert "Observation/ck-foreign (belongs to Patient/someone-else" in detail
+    assert "MedicationRequest/mr-9 is for Patient/someone-else" in detail
 
 
 async def test_shown_cards_expire_after_the_ttl() -> None:
