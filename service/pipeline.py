@@ -30,7 +30,9 @@ __all__ = [
     "collect",
     "draft_medications",
     "lab_codes",
+    "medications_of",
     "missing_medication_references",
+    "other_patient",
     "prefetch_queries",
     "run_pipeline",
 ]
@@ -130,7 +132,8 @@ def draft_medications(call: HookCall) -> dict[str, Mapping[str, Any]]:
     return found
 
 
-def _medications_of(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+def medications_of(resources: Iterable[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
+    """Medication resources by relative reference ("Medication/<id>"), for medicationReference."""
     return {
         f"Medication/{r['id']}": r
         for r in resources
@@ -220,7 +223,7 @@ def _read_drafts(
             continue
         raw_contained = resource.get("contained")
         items = raw_contained if isinstance(raw_contained, list) else ()
-        contained = _medications_of(r for r in items if isinstance(r, dict))
+        contained = medications_of(r for r in items if isinstance(r, dict))
         local = {**medications, **{"#" + k.split("/", 1)[1]: v for k, v in contained.items()}}
         try:
             orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True))
@@ -292,7 +295,7 @@ def run_pipeline(
     repeat an order-select card for the same unchanged draft).
     """
     medications = {
-        **_medications_of(gathered.resources),
+        **medications_of(gathered.resources),
         **draft_medications(call),
         **(gathered.medications or {}),
     }

@@ -11,6 +11,7 @@ from typing import Any
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase
 from cards.model import AppLinks, EvaluationRequest
+from service.pipeline import medications_of
 from service.views.calendar import Protocol, calendars
 from service.views.cards import display_card
 from service.views.series import GradeTexts, event_markers, lab_series
@@ -33,15 +34,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [jsonable(v) for v in value]
     return value
-
-
-def _medications(resources: Sequence[Mapping[str, Any]]) -> dict[str, Mapping[str, Any]]:
-    """Medication resources by relative reference, for medicationReference lookups."""
-    return {
-        f"Medication/{r['id']}": r
-        for r in resources
-        if r.get("resourceType") == "Medication" and isinstance(r.get("id"), str)
-    }
 
 
 def build_timeline(
@@ -67,7 +59,7 @@ def build_timeline(
         items,
         ctcae_version=ctcae_version,
         drugs=knowledge.drug_identities(),
-        medications=_medications(items),
+        medications=medications_of(items),
     )
     request = EvaluationRequest(
         hook="patient-view", patient_id=patient_id, facts=facts, now=now, links=AppLinks()
