@@ -6,7 +6,7 @@ import gzip
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 
 from terminology.errors import TerminologyError
@@ -26,6 +26,7 @@ SUPPORTED_VERSIONS = ("5.0", "6.0")
 _NON_ALNUM = re.compile(r"[^a-z0-9]+")
 
 
+@lru_cache(maxsize=4096)  # the same codes and displays recur in every hook call
 def normalise_term(text: str) -> str:
     """Case- and punctuation-insensitive key of a term name ("Rash, acneiform" == "rash acneiform")."""
     return _NON_ALNUM.sub(" ", text.lower()).strip()

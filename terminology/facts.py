@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from terminology.construct import positional_constructor
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_list, as_map, as_str, codings, reference_of
+from terminology.fhir import as_list, as_map, as_str, codings
 from terminology.grading import grade_lab
 from terminology.labs import read_lab
 from terminology.model import (
@@ -43,6 +43,29 @@ def therapy_start_of(orders: Iterable[MedicationOrder], drugs: Sequence[DrugIden
     return min((s for s in starts if s is not None), default=None)
 
 
+_new_lab = positional_constructor(LabResult)
+
+
+def _with_baseline(lab: LabResult, baseline: float) -> LabResult:
+    """`dataclasses.replace(lab, baseline=baseline)`, without its per-call field introspection."""
+    return _new_lab(
+        lab.analyte,
+        lab.resource,
+        lab.effective,
+        lab.value,
+        lab.unit,
+        lab.received,
+        lab.uln,
+        lab.lln,
+        lab.range_is_default,
+        baseline,
+        lab.received_value,
+        lab.received_unit,
+        lab.comparator,
+        lab.default_bounds,
+    )
+
+
 def _with_baselines(
     series: list[LabResult], start: datetime | None, explicit: float | None
 ) -> list[LabResult]:
@@ -54,7 +77,7 @@ def _with_baselines(
     if baseline is None:
         return series
     return [
-        replace(lab, baseline=baseline)
+        _with_baseline(lab, baseline)
         if start is None or (lab.effective is not None and lab.effective >= start)
         else lab
         for lab in series
@@ -127,8 +150,9 @@ def build_facts(
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
-        ref = reference_of(resource)
-        if resource.get("id") is not None:
+        raw_id = resource.get("id")
+        ref = f"{kind}/{as_str(raw_id) or '?'}"  # reference_of, inlined (every resource)
+        if raw_id is not None:
             if ref in seen:
                 continue
             seen.add(ref)

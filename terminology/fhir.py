@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator, Mapping
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 _EMPTY: Mapping[str, Any] = {}
@@ -16,14 +17,17 @@ __all__ = [
     "as_str",
     "codings",
     "parse_datetime",
+    "parse_text",
     "reference_of",
 ]
 
 
 def as_map(value: Any) -> Mapping[str, Any]:
     """The value if it is a JSON object, else an empty mapping."""
-    # dict first: the ABC isinstance check is slow and nearly every value is a plain dict.
-    return value if type(value) is dict or isinstance(value, Mapping) else _EMPTY
+    # dict and None first: the ABC isinstance check is slow, and nearly every value is one of them.
+    if type(value) is dict:
+        return value
+    return _EMPTY if value is None or not isinstance(value, Mapping) else value
 
 
 def as_list(value: Any) -> list[Any]:
@@ -53,13 +57,31 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]
     items = as_list(concept.get("coding")) if "coding" in concept else [concept]
     for item in items:
         coding = as_map(item)
-        yield as_str(coding.get("system")), as_str(coding.get("code")), as_str(coding.get("display"))
+        # as_str inlined: this runs for every coding of every resource of a hook call.
+        system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
+        yield (
+            (system.strip() or None) if type(system) is str else None,
+            (code.strip() or None) if type(code) is str else None,
+            (display.strip() or None) if type(display) is str else None,
+        )
 
 
 def parse_datetime(value: Any) -> datetime | None:
     """A FHIR date/dateTime/instant as an aware datetime (no zone = UTC; partial dates = first day)."""
-    text = as_str(value)
-    if text is None:
+    if type(value) is not str:
+        return None
+    return parse_text(value)
+
+
+@lru_cache(maxsize=8192)
+def parse_text(value: str) -> datetime | None:
+    """parse_datetime of a string, cached by text.
+
+    A hook call repeats the same instants (a panel of labs drawn together), and datetimes are
+    immutable, so sharing one object is safe.
+    """
+    text = value.strip()
+    if not text:
         return None
     if len(text) == 4:
         text += "-01-01"

@@ -6,16 +6,34 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from terminology.analytes import Analyte, analyte_for_loinc, get_analyte
-from terminology.fhir import as_float, as_list, as_map, as_str, codings, parse_datetime, reference_of
+from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
+from terminology.construct import positional_constructor
+from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
-from terminology.units import convert_factor, normalise_unit
+from terminology.units import Conversion, convert_factor, normalise_unit
 
 __all__ = ["EXCLUDED_STATUSES", "effective_of", "lab_analyte", "read_lab"]
 
 LOINC = "http://loinc.org"
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
+_new_lab = positional_constructor(LabResult)
+# (analyte id, unit as received) -> (normalised UCUM unit, conversion): units repeat across values.
+_UNITS: dict[tuple[str, str | None], tuple[str, Conversion]] = {}
+_UNITS_MAX = 4096  # received units are free text: bound the cache
+
+
+def _unit(analyte: Analyte, raw_unit: str | None) -> tuple[str, Conversion]:
+    """The normalised unit and its conversion to the analyte's canonical unit, cached."""
+    key = (analyte.id, raw_unit)
+    found = _UNITS.get(key)
+    if found is None:
+        unit = normalise_unit(raw_unit, analyte)
+        found = (unit, convert_factor(analyte, unit))
+        if len(_UNITS) >= _UNITS_MAX:
+            _UNITS.clear()
+        _UNITS[key] = found
+    return found
 
 
 def lab_analyte(concept: Any) -> str | None:
@@ -36,9 +54,11 @@ def lab_analyte(concept: Any) -> str | None:
 
 def effective_of(resource: Mapping[str, Any]) -> datetime | None:
     """When an Observation applies: effectiveDateTime/Instant, effectivePeriod.start, else issued."""
-    moment = parse_datetime(resource.get("effectiveDateTime"))
-    if moment:
-        return moment
+    moment = resource.get("effectiveDateTime")
+    if type(moment) is str:  # the common case, read with parse_datetime's cache directly
+        moment = parse_text(moment)
+        if moment:
+            return moment
     moment = parse_datetime(resource.get("effectiveInstant"))
     if moment:
         return moment
@@ -68,13 +88,16 @@ def _range(
     part: Mapping[str, Any], analyte: Analyte, raw_unit: str | None, factor: float
 ) -> tuple[float | None, float | None]:
     """LLN and ULN in canonical units from the first usable referenceRange (None when absent)."""
-    for item in as_list(part.get("referenceRange")):
+    ranges = part.get("referenceRange")
+    if type(ranges) is not list:
+        return None, None
+    for item in ranges:
         if type(item) is not dict:
             continue
-        if "type" in item and not _is_normal_range(item.get("type")):
+        if "type" in item and not _is_normal_range(item["type"]):
             continue  # a therapeutic/treatment range is not the limit of normal
-        low = _bound(item.get("low"), analyte, raw_unit, factor)
-        high = _bound(item.get("high"), analyte, raw_unit, factor)
+        low = _bound(item["low"], analyte, raw_unit, factor) if "low" in item else None
+        high = _bound(item["high"], analyte, raw_unit, factor) if "high" in item else None
         if low is not None or high is not None:
             return low, high
     return None, None
@@ -87,43 +110,46 @@ def _one(
     if part.get("dataAbsentReason") is not None:
         reason = next((c or d for _, c, d in codings(part.get("dataAbsentReason"))), None)
         return Exclusion(ref, f"no value (dataAbsentReason {reason or 'given'})", analyte.id)
-    quantity = as_map(part.get("valueQuantity"))
+    quantity = part.get("valueQuantity")
+    if type(quantity) is not dict:
+        quantity = as_map(quantity)
     number = as_float(quantity.get("value"))
     if number is None:
         what = "no numeric valueQuantity" if not quantity else "valueQuantity.value is not a number"
         return Exclusion(ref, what, analyte.id)
     raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-    unit = normalise_unit(raw_unit, analyte)
-    conversion = convert_factor(analyte, unit)
+    unit, conversion = _unit(analyte, raw_unit)
     raw_comparator = quantity.get("comparator")
-    comparator = as_str(raw_comparator)
+    comparator = None if raw_comparator is None else as_str(raw_comparator)
     received = f"{comparator or ''}{number:g} {raw_unit or ''}".rstrip()
-    if conversion.factor is None:
+    factor = conversion.factor
+    if factor is None:
         return Exclusion(ref, f"{received}: {conversion.problem}; not graded", analyte.id)
     if raw_comparator is not None and comparator not in _COMPARATORS:
         return Exclusion(ref, f"unknown comparator {raw_comparator!r}", analyte.id)
-    lln, uln = _range(part, analyte, raw_unit, conversion.factor)
-    defaults: list[str] = []
+    lln, uln = _range(part, analyte, raw_unit, factor)
+    defaults: tuple[str, ...] = ()
     if lln is None and analyte.default_low is not None:
         lln = analyte.default_low
-        defaults.append("LLN")
+        defaults = ("LLN",)
     if uln is None and analyte.default_high is not None:
         uln = analyte.default_high
-        defaults.append("ULN")
-    return LabResult(
-        analyte=analyte.id,
-        resource=ref,
-        effective=effective_of(resource),
-        value=number * conversion.factor,
-        unit=analyte.unit,
-        received=received,
-        uln=uln,
-        lln=lln,
-        range_is_default=bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),
-        received_value=number,
-        received_unit=unit,
-        comparator=comparator,
-        default_bounds=tuple(defaults),
+        defaults += ("ULN",)
+    return _new_lab(
+        analyte.id,  # analyte
+        ref,  # resource
+        effective_of(resource),  # effective
+        number * factor,  # value
+        analyte.unit,  # unit
+        received,  # received
+        uln,  # uln
+        lln,  # lln
+        bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),  # range_is_default
+        None,  # baseline: attached by the caller, which knows the series
+        number,  # received_value
+        unit,  # received_unit
+        comparator,  # comparator
+        defaults,  # default_bounds
     )
 
 
@@ -133,22 +159,31 @@ def read_lab(resource: Mapping[str, Any], ref: str | None = None) -> list[LabRes
     `ref` is the Observation's relative reference when the caller already has it.
     """
     ref = ref or reference_of(resource)
-    found: list[tuple[Mapping[str, Any], str]] = []
     analyte_id = lab_analyte(resource.get("code"))
-    if analyte_id:
-        found.append((resource, analyte_id))
-    for component in as_list(resource.get("component")):
-        component_id = lab_analyte(as_map(component).get("code"))
-        if component_id:
-            found.append((as_map(component), component_id))
-    if not found:
-        return []
+    components = resource.get("component")
+    found: list[tuple[Mapping[str, Any], str]]
+    if type(components) is not list:  # the common case: one value, no components
+        if not analyte_id:
+            return []
+        analyte = get_analytes().get(analyte_id)
+        if analyte is not None and as_str(resource.get("status")) not in EXCLUDED_STATUSES:
+            return [_one(resource, resource, analyte, ref)]
+        found = [(resource, analyte_id)]
+    else:
+        found = [(resource, analyte_id)] if analyte_id else []
+        for component in components:
+            component_id = lab_analyte(as_map(component).get("code"))
+            if component_id:
+                found.append((as_map(component), component_id))
+        if not found:
+            return []
     status = as_str(resource.get("status"))
     if status in EXCLUDED_STATUSES:
         return [Exclusion(ref, f"status {status}", a) for _, a in found]
+    analytes = get_analytes()
     results: list[LabResult | Exclusion] = []
     for part, a in found:
-        analyte = get_analyte(a)
+        analyte = analytes.get(a)
         if analyte is not None:
             results.append(_one(resource, part, analyte, ref))
     return results

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -159,13 +158,14 @@ def _event(
     how: str,
     note: str | None,
     suspects: tuple[str, ...] = (),
+    effective: datetime | None = None,
 ) -> GradedEvent:
     return GradedEvent(
         term=term.term,
         meddra_code=term.meddra_code,
         grade=grade,
         ctcae_version=version,
-        effective=None,
+        effective=effective,
         source=source,
         evidence=Evidence(
             resource=reference_of(resource),
@@ -192,12 +192,8 @@ def read_recorded_observation(resource: Mapping[str, Any], version: str) -> Grad
     grade, how = _grade(resource)
     if grade is None:
         return Exclusion(ref, f"no readable CTCAE grade ({how})", term.term)
-    event = _event(resource, term, grade, version, EventSource.OBSERVATION, how, note)
-    return _with_time(event, effective_of(resource))
-
-
-def _with_time(event: GradedEvent, moment: datetime | None) -> GradedEvent:
-    return replace(event, effective=moment)
+    moment = effective_of(resource)
+    return _event(resource, term, grade, version, EventSource.OBSERVATION, how, note, effective=moment)
 
 
 def read_adverse_event(
@@ -218,9 +214,10 @@ def read_adverse_event(
         drug = resolve(as_map(as_map(entity).get("instance"))) if resolve else None
         if drug and drug not in suspects:
             suspects.append(drug)
-    event = _event(resource, term, grade, version, EventSource.ADVERSE_EVENT, how, note, tuple(suspects))
     moment = parse_datetime(resource.get("date")) or parse_datetime(resource.get("detected"))
-    return _with_time(event, moment or parse_datetime(resource.get("recordedDate")))
+    moment = moment or parse_datetime(resource.get("recordedDate"))
+    source = EventSource.ADVERSE_EVENT
+    return _event(resource, term, grade, version, source, how, note, tuple(suspects), moment)
 
 
 _INACTIVE = {"inactive", "remission", "resolved"}
@@ -262,7 +259,5 @@ def read_condition(
     if term is not None:
         grade, how = _grade(resource)
         if grade is not None:
-            event = _with_time(
-                _event(resource, term, grade, version, EventSource.CONDITION, how, note), onset
-            )
+            event = _event(resource, term, grade, version, EventSource.CONDITION, how, note, effective=onset)
     return history, event, None
