@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from cards.model import EvaluationRequest
 from terminology.model import GradedEvent, MedicationOrder
@@ -79,3 +80,6 @@ class Context:
     lab_max_age_days: int = 30
     event_max_age_days: int = 30  # a grade recorded earlier, with nothing newer, is re-assessed
     lab_events: Mapping[str, GradedEvent] = field(default_factory=dict)  # lab resource -> graded event
+    # Values derived from the request alone (lab multiples, evidence rows), computed once per
+    # evaluation: one request runs many rules over the same lab series. Shared across subjects.
+    memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from datetime import datetime
+from typing import Any
 
 from cards.context import Context, Subject, align
 from cards.dosing import describe, reduce_from, reference_order
@@ -145,6 +147,7 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
     }
     classes = knowledge.class_map
     cards: list[RenderedCard] = []
+    memo: dict[Hashable, Any] = {}  # derived from the request alone: valid for every subject
     for drug in sorted(knowledge.drugs):
         item = knowledge.drugs[drug]
         for subject in _subjects(request, drug):
@@ -155,6 +158,7 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
                 lab_max_age_days=item.spec.lab_max_age_days,
                 event_max_age_days=item.spec.event_max_age_days,
                 lab_events=lab_events,
+                memo=memo,
             )
             cards += _evaluate_subject(item, ctx)
     return EvaluationResult(cards=tuple(cards))

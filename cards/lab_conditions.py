@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from cards.context import Context, Outcome, Row, align, fmt_date
@@ -26,6 +26,15 @@ def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
 
 
 def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
+    """The evidence row of one value (computed once per evaluation: many rules show the same rows)."""
+    key = ("lab-row", id(lab), of)
+    row: Row | None = ctx.memo.get(key)
+    if row is None:
+        row = ctx.memo[key] = _build_row(ctx, lab, of)
+    return row
+
+
+def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     parts = []
     if lab.x_uln is not None:
         parts.append(f"{lab.x_uln:.1f} x ULN")
@@ -43,10 +52,26 @@ def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     )
 
 
+def _multiples(ctx: Context, analyte: str, of: str) -> tuple[float | None, ...]:
+    """The compared quantity (x ULN, x baseline or the value) of each result in the series, memoised."""
+    key = ("lab-multiples", analyte, of)
+    found: tuple[float | None, ...] | None = ctx.memo.get(key)
+    if found is None:
+        series = ctx.request.facts.labs.get(analyte, ())
+        if of == "value":
+            found = tuple(lab.value for lab in series)
+        elif of == "uln":
+            found = tuple(lab.x_uln for lab in series)
+        else:
+            found = tuple(lab.x_baseline for lab in series)
+        ctx.memo[key] = found
+    return found
+
+
 def _unrecovered(
     ctx: Context,
     series: Sequence[LabResult],
-    multiple: Callable[[LabResult], float | None],
+    multiples: Sequence[float | None],
     compare: Callable[[float, float], bool],
     threshold: float,
     until: float,
@@ -56,10 +81,10 @@ def _unrecovered(
 
     This is the "withhold until recovered" stretch between a withholding value and recovery.
     """
-    peaks = [i for i, lab in enumerate(series) if (m := multiple(lab)) is not None and compare(m, threshold)]
+    peaks = [i for i, m in enumerate(multiples) if m is not None and compare(m, threshold)]
     if not peaks or peaks[-1] == len(series) - 1:
         return Outcome(False)  # never met, or met now (the rule on the current value applies)
-    since = [m for lab in series[peaks[-1] + 1 :] if (m := multiple(lab)) is not None]
+    since = [m for m in multiples[peaks[-1] + 1 :] if m is not None]
     if not since or any(m <= until for m in since):
         return Outcome(False)
     onset = peaks[-1]
@@ -76,6 +101,28 @@ def _unrecovered(
         trigger=True,
         assumed=_assumed((peak, latest), of),
     )
+
+
+def _worst(multiples: Sequence[float | None]) -> int | None:
+    """Index of the first highest known value, or None when none is known."""
+    known = [i for i, m in enumerate(multiples) if m is not None]
+    return max(known, key=lambda i: multiples[i] or 0.0) if known else None
+
+
+def _episodes(
+    series: Sequence[LabResult],
+    multiples: Sequence[float | None],
+    compare: Callable[[float, float], bool],
+    threshold: float,
+) -> tuple[int, datetime | None]:
+    """How many separate runs of values meet the threshold, and when the last run began."""
+    runs, inside, onset = 0, False, None
+    for lab, m in zip(series, multiples, strict=True):
+        above = m is not None and compare(m, threshold)
+        if above and not inside:
+            runs, onset = runs + 1, lab.effective
+        inside = above
+    return runs, onset
 
 
 def lab_condition(spec: Mapping[str, Any]) -> Condition:
@@ -105,11 +152,6 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
         else f"{name} {symbol} {threshold:g} x {label}"
     )
 
-    def multiple(lab: LabResult) -> float | None:
-        if of == "value":
-            return lab.value
-        return lab.x_uln if of == "uln" else lab.x_baseline
-
     def run(ctx: Context) -> Outcome:
         series = ctx.request.facts.labs.get(analyte, ())
         if not series:
@@ -124,34 +166,33 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
                     f"{ctx.lab_max_age_days} days; needed for {wording})",
                 ),
             )
+        multiples = _multiples(ctx, analyte, of)
         if which == "unrecovered":
-            return _unrecovered(ctx, series, multiple, compare, threshold, float(until or 0), of)
-        chosen = latest
+            return _unrecovered(ctx, series, multiples, compare, threshold, float(until or 0), of)
+        index = len(series) - 1
         if which == "worst":
-            usable = [lab for lab in series if multiple(lab) is not None]
-            chosen = max(usable, key=lambda lab: multiple(lab) or 0.0) if usable else latest
-        value = multiple(chosen)
+            worst = _worst(multiples)
+            index = index if worst is None else worst
+        chosen, value = series[index], multiples[index]
         if value is None:
             return Outcome(None, missing=(f"{analyte} {label} (not known; needed for {wording})",))
         if not compare(value, threshold):
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
-        runs, inside, onset = 0, False, None
-        for lab in series:
-            above = (m := multiple(lab)) is not None and compare(m, threshold)
-            if above and not inside:
-                runs, onset = runs + 1, lab.effective
-            inside = above
+        runs, onset = _episodes(series, multiples, compare, threshold)
         if runs < episodes:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
-        rows = tuple(
-            _lab_row(ctx, lab, of)
-            for lab in series
-            if (m := multiple(lab)) is not None and compare(m, threshold)
-        )
+        if episodes > 1:
+            rows = tuple(
+                _lab_row(ctx, lab, of)
+                for lab, m in zip(series, multiples, strict=True)
+                if m is not None and compare(m, threshold)
+            )
+        else:
+            rows = (_lab_row(ctx, chosen, of),)
         graded = ctx.lab_events.get(chosen.resource)
         return Outcome(
             True,
-            rows=rows if episodes > 1 else (_lab_row(ctx, chosen, of),),
+            rows=rows,
             grades=(graded.grade,) if graded else (),
             terms=(graded.term,) if graded else (analyte,),
             anchor=onset,
