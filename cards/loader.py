@@ -6,12 +6,13 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from pydantic import ValidationError
 
 from cards.conditions import Condition, ConditionError, analytes_of, compile_condition
 from cards.errors import KnowledgeError
-from cards.schema import KnowledgeFile, RuleSpec
+from cards.schema import Identity, KnowledgeFile, RuleSpec
 from terminology.model import DrugIdentity
 
 __all__ = ["BUILTIN_DIR", "CompiledRule", "DrugKnowledge", "KnowledgeBase", "load_file", "load_knowledge"]
@@ -41,6 +42,19 @@ class DrugKnowledge:
         return self.spec.drug
 
 
+def _identity(drug: str, ident: Identity, role: Literal["therapy", "co-medication"]) -> DrugIdentity:
+    """What terminology needs to recognise a drug; unverified RxNorm codes are not matched on."""
+    return DrugIdentity(
+        drug=drug,
+        names=ident.names,
+        rxnorm=ident.rxnorm if ident.verified else (),
+        ndc=ident.ndc,
+        local_codes=ident.local_codes,
+        classes=ident.classes,
+        role=role,
+    )
+
+
 @dataclass(frozen=True)
 class KnowledgeBase:
     """All drug knowledge, validated. The service relies on `version`, `drug_identities`, `analytes`."""
@@ -51,31 +65,12 @@ class KnowledgeBase:
 
     def drug_identities(self) -> tuple[DrugIdentity, ...]:
         """How terminology recognises every drug the knowledge names (incl. co-medications)."""
-        seen: dict[str, DrugIdentity] = {}
-        for item in self.drugs.values():
-            ident = item.spec.identity
-            seen[item.drug] = DrugIdentity(
-                drug=item.drug,
-                names=ident.names,
-                rxnorm=ident.rxnorm if ident.verified else (),
-                ndc=ident.ndc,
-                local_codes=ident.local_codes,
-                classes=ident.classes,
-                role="therapy",
-            )
+        seen = {
+            item.drug: _identity(item.drug, item.spec.identity, "therapy") for item in self.drugs.values()
+        }
         for item in self.drugs.values():
             for co in item.spec.co_medications:
-                if co.drug in seen:
-                    continue
-                seen[co.drug] = DrugIdentity(
-                    drug=co.drug,
-                    names=co.names,
-                    rxnorm=co.rxnorm if co.verified else (),
-                    ndc=co.ndc,
-                    local_codes=co.local_codes,
-                    classes=co.classes,
-                    role="co-medication",
-                )
+                seen.setdefault(co.drug, _identity(co.drug, co, "co-medication"))
         return tuple(seen[k] for k in sorted(seen))
 
     def analytes(self) -> frozenset[str]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -26,23 +26,7 @@ __all__ = [
 HookName = Literal["order-select", "order-sign", "patient-view"]
 ALL_HOOKS: tuple[HookName, ...] = ("order-select", "order-sign", "patient-view")
 
-# Decisions a rule may take; the order of this tuple is the severity order (most severe first).
-DECISIONS: tuple[str, ...] = (
-    "contraindicated",
-    "discontinue",
-    "withhold",
-    "resume-reduced",
-    "desensitize",
-    "switch-agent",
-    "dose-range",
-    "resume-same",
-    "flag-dlt",
-    "supportive-care",
-    "prophylaxis",
-    "monitor",
-    "continue",
-)
-
+# Decisions a rule may take, most severe first: DECISIONS keeps this order for merging cards.
 Decision = Literal[
     "contraindicated",
     "discontinue",
@@ -58,6 +42,7 @@ Decision = Literal[
     "monitor",
     "continue",
 ]
+DECISIONS: tuple[str, ...] = get_args(Decision)
 
 
 class _Strict(BaseModel):
