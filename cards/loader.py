@@ -5,6 +5,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +76,11 @@ class KnowledgeBase:
 
     def analytes(self) -> frozenset[str]:
         """Lab analytes any rule reads (to build prefetch queries)."""
+        return self._analytes
+
+    @cached_property
+    def _analytes(self) -> frozenset[str]:
+        # Knowledge is immutable once loaded: walk the rules once, not on every hook call.
         found: set[str] = set()
         for item in self.drugs.values():
             for rule in item.spec.rules:

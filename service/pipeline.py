@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
 from cards.engine import evaluate
@@ -79,7 +80,13 @@ class Outcome:
 
 def lab_codes(knowledge: KnowledgeBase) -> list[str]:
     """System-qualified LOINC codes of every analyte a rule reads, for the labs prefetch query."""
-    return [f"{LOINC}|{code}" for code in loinc_codes(sorted(knowledge.analytes()))]
+    return list(_lab_codes(knowledge.analytes()))
+
+
+@cache
+def _lab_codes(analytes: frozenset[str]) -> tuple[str, ...]:
+    # Every hook call renders the prefetch templates: the code list depends only on the knowledge.
+    return tuple(f"{LOINC}|{code}" for code in loinc_codes(sorted(analytes)))
 
 
 def prefetch_queries(
