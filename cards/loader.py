@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,6 +37,9 @@ class DrugKnowledge:
     spec: KnowledgeFile
     rules: tuple[CompiledRule, ...]
     path: Path
+    # Knowledge of the co-medications this file offers as alternatives (drug id -> file), linked at
+    # load time so a switch order can carry the alternative's own label starting regimen.
+    alternatives: Mapping[str, KnowledgeFile] = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def drug(self) -> str:
@@ -119,6 +123,12 @@ def load_file(path: Path) -> DrugKnowledge:
     return DrugKnowledge(spec=spec, rules=tuple(rules), path=path)
 
 
+def _link_alternatives(item: DrugKnowledge, drugs: Mapping[str, DrugKnowledge]) -> DrugKnowledge:
+    """Attach the loaded knowledge of each co-medication that has its own file (site files included)."""
+    linked = {c.drug: drugs[c.drug].spec for c in item.spec.co_medications if c.drug in drugs}
+    return dataclasses.replace(item, alternatives=linked) if linked else item
+
+
 def load_knowledge(extra_dir: Path | None = None) -> KnowledgeBase:
     """Built-in knowledge plus a site directory whose files add drugs or replace them by drug id."""
     drugs: dict[str, DrugKnowledge] = {}
@@ -131,6 +141,7 @@ def load_knowledge(extra_dir: Path | None = None) -> KnowledgeBase:
         for path in sorted(extra_dir.glob("*.toml")):
             item = load_file(path)
             drugs[item.drug] = item
+    drugs = {drug: _link_alternatives(item, drugs) for drug, item in drugs.items()}
     version = "; ".join(f"{d} {drugs[d].spec.version}" for d in sorted(drugs)) or "0"
     base = KnowledgeBase(version=version, drugs=drugs)
     return KnowledgeBase(version=version, drugs=drugs, class_map=base.classes())

@@ -20,7 +20,9 @@ __all__ = [
     "MonitoringItem",
     "ProphylaxisItem",
     "Reference",
+    "RegimenStep",
     "RuleSpec",
+    "StartingRegimen",
 ]
 
 HookName = Literal["order-select", "order-sign", "patient-view"]
@@ -185,6 +187,33 @@ class DesensitizationProtocol(_Strict):
     source: str
 
 
+class RegimenStep(_Strict):
+    """One phase of a starting regimen: `dose` per administration, `per_day` times a day, for `days`."""
+
+    dose: float = Field(gt=0)
+    per_day: float = Field(gt=0)
+    days: int | None = Field(default=None, gt=0)  # None: the continuing dose
+
+
+class StartingRegimen(_Strict):
+    """The label's first-order regimen (lead-in phases, then the continuing dose), for new orders."""
+
+    unit: str = "mg"
+    route: str | None = None
+    steps: tuple[RegimenStep, ...] = Field(min_length=1)
+    source: str
+    verified: bool = True  # False: a new order carries text only ("dose per the prescribing information")
+    note: str | None = None
+
+    @model_validator(mode="after")
+    def _phases(self) -> StartingRegimen:
+        if any(step.days is None for step in self.steps[:-1]):
+            raise ValueError("every step but the last needs `days`")
+        if self.steps[-1].days is not None:
+            raise ValueError("the last step is the continuing dose: no `days`")
+        return self
+
+
 class KnowledgeFile(_Strict):
     """A whole knowledge file."""
 
@@ -195,6 +224,7 @@ class KnowledgeFile(_Strict):
     identity: Identity
     co_medications: tuple[CoMedication, ...] = ()
     dose_ladder: DoseLadder | None = None
+    starting_regimen: StartingRegimen | None = None
     cycle_days: int | None = None
     references: dict[str, Reference] = Field(min_length=1)
     rules: tuple[RuleSpec, ...] = ()
@@ -211,6 +241,8 @@ class KnowledgeFile(_Strict):
         cited += [(f"co_medications.{i}.source", c.source) for i, c in enumerate(self.co_medications)]
         if self.dose_ladder:
             cited.append(("dose_ladder.source", self.dose_ladder.source))
+        if self.starting_regimen:
+            cited.append(("starting_regimen.source", self.starting_regimen.source))
         cited += [(f"rules.{i}.source", r.source) for i, r in enumerate(self.rules)]
         cited += [(f"monitoring.{i}.source", m.source) for i, m in enumerate(self.monitoring)]
         cited += [(f"prophylaxis.{i}.source", p.source) for i, p in enumerate(self.prophylaxis)]

@@ -17,6 +17,7 @@ from cards.findings import Plan
 from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
 from cards.schema import DesensitizationProtocol
+from cards.switching import switch_suggestions
 
 __all__ = ["build_suggestions"]
 
@@ -131,19 +132,9 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
     alternatives = [s for f in plan.fired for s in f.rule.spec.suggest]
     if any(f.decision in ("contraindicated", "switch-agent") for f in plan.fired):
         stop = _stop_actions(plan, request, "discontinue")  # switching ends this drug
-        for co in plan.knowledge.spec.co_medications:
-            if co.drug in alternatives:
-                code = co.rxnorm[0] if co.rxnorm and co.verified else None
-                create = medication_request(
-                    patient_id=request.patient_id,
-                    description=f"Draft {co.names[0]} order (dose per its prescribing information).",
-                    rxnorm=code,
-                    display=co.names[0],
-                    instructions="Dose per the prescribing information.",
-                )
-                out.append(
-                    Suggestion(label=f"Switch to {co.names[0]}", isRecommended=False, actions=(*stop, create))
-                )
+        out += switch_suggestions(
+            plan.knowledge.spec.co_medications, plan.knowledge.alternatives, alternatives, stop, request
+        )
     out += _supportive(plan, request, alternatives)
     return tuple(out)
 
