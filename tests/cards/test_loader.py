@@ -14,8 +14,10 @@ ALECTINIB = (BUILTIN_DIR / "alectinib.toml").read_text(encoding="utf-8")
 
 def test_builtin_knowledge_loads_with_versions() -> None:
     kb = load_knowledge()
-    assert set(kb.drugs) == {"alectinib", "avutometinib-defactinib", "pimasertib"}
-    assert kb.version == "alectinib 1.1.0; avutometinib-defactinib 1.1.0; pimasertib 1.1.0"
+    assert set(kb.drugs) == {"alectinib", "avutometinib-defactinib", "brigatinib", "lorlatinib", "pimasertib"}
+    assert kb.version == (
+        "alectinib 1.1.0; avutometinib-defactinib 1.1.0; brigatinib 1.0.0; lorlatinib 1.0.0; pimasertib 1.1.0"
+    )
     for item in kb.drugs.values():
         assert item.spec.history, item.drug
         for rule in item.spec.rules:
@@ -26,7 +28,9 @@ def test_identities_include_co_medications_and_drop_unconfirmed_codes() -> None:
     identities = {i.drug: i for i in load_knowledge().drug_identities()}
     assert identities["alectinib"].rxnorm == ("1727455", "1727479", "1727485")
     assert identities["alectinib"].role == "therapy"
-    assert identities["brigatinib"].role == "co-medication"
+    assert identities["brigatinib"].role == "therapy"  # its own knowledge file wins over the co-medication
+    assert "alk-inhibitor" in identities["brigatinib"].classes
+    assert "PF-06463922" in identities["lorlatinib"].names
     assert identities["avutometinib-defactinib"].rxnorm == ()  # RxCUI mapping not confirmed
     assert "immune-checkpoint-inhibitor" in identities["pembrolizumab"].classes
     assert "folfiri-component" in identities["irinotecan"].classes
