@@ -46,3 +46,12 @@ def test_list_with_site_directory(tmp_path: Path) -> None:
     assert result.exit_code == 0, result.output
     assert "pimasertib 2.0.0: 9 rules" in result.output
     assert "alectinib 1.1.0" in result.output
+
+
+def test_list_shows_the_five_builtin_drugs() -> None:
+    result = CliRunner().invoke(app(), ["knowledge", "list"])
+    assert result.exit_code == 0, result.output
+    for drug in ("alectinib", "avutometinib-defactinib", "brigatinib", "lorlatinib", "pimasertib"):
+        assert f"\n{drug} " in "\n" + result.output, drug
+    version = next(line for line in result.output.splitlines() if line.startswith("knowledge version:"))
+    assert version.count(";") == 4
