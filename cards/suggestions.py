@@ -13,6 +13,7 @@ from cards.actions import (
     reduce_draft,
     service_request,
 )
+from cards.dosing import in_order_units
 from cards.findings import Plan
 from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
@@ -108,6 +109,9 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
         if target and ladder and ladder.verified:
             amount, per_day = target.dose, target.per_day
             text = f"{amount:g} {ladder.unit}"
+            units = in_order_units(plan.subject.order.dose, amount) if ladder.unit == "mg" else None
+            if units is not None:  # written in the order's own unit too: "3 capsules (450 mg)"
+                text = f"{units:g} {plan.subject.order.dose.count_form or 'unit'}s ({text})"
             out.append(
                 Suggestion(
                     label=f"Change the draft to {text} ({int(per_day)}x daily)",
@@ -119,6 +123,7 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
                             per_day,
                             ladder.unit,
                             f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                            units=units,
                         ),
                     ),
                 )
