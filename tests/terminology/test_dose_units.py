@@ -22,12 +22,21 @@ def _order(
         dosage["doseAndRate"] = [{"doseQuantity": quantity}]
     if text is not None:
         dosage["text"] = text
-    return {"resourceType": "MedicationRequest", "id": "mr", "status": "draft", "intent": "order", **medication,
-            "dosageInstruction": [dosage]}  # fmt: skip
+    return {
+        "resourceType": "MedicationRequest",
+        "id": "mr",
+        "status": "draft",
+        "intent": "order",
+        **medication,
+        "dosageInstruction": [dosage],
+    }
 
 
-SANDBOX = {"medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1727479",
-                                                     "display": "alectinib 150 MG Oral Capsule"}]}}  # fmt: skip
+SANDBOX = {
+    "medicationCodeableConcept": {
+        "coding": [{"system": RXNORM, "code": "1727479", "display": "alectinib 150 MG Oral Capsule"}]
+    }
+}
 
 
 @pytest.mark.parametrize("code", ["{pill}", "{capsule}", "{Capsules}", "capsule"])
@@ -59,15 +68,19 @@ def test_medication_ingredient_strength_wins() -> None:
                                 "code": "TAB",
                                 "system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm",
                             },
-                        },  # fmt: skip
+                        },
                     }
                 ],
             }
         ],
         "medicationReference": {"reference": "#m1"},
     }
-    quantity = {"value": 2, "unit": "tablet", "code": "TAB",
-                "system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm"}  # fmt: skip
+    quantity = {
+        "value": 2,
+        "unit": "tablet",
+        "code": "TAB",
+        "system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm",
+    }
     dose = read_order(_order(quantity, medication)).dose
     assert dose.understood and dose.per_administration == 300
     assert dose.strength_source is not None and "Medication/m1" in dose.strength_source
