@@ -23,6 +23,7 @@ from terminology.model import (
 )
 from terminology.orders import medication_concepts, read_order
 from terminology.recorded import read_adverse_event, read_condition, read_recorded_observation
+from terminology.resolution import adverse_event_resolution, condition_resolution
 from terminology.thresholds import rules_for_analyte
 from terminology.timeline import build_timelines
 
@@ -203,6 +204,9 @@ def build_facts(
         outcome = read_adverse_event(resource, ctcae_version, resolver)
         if isinstance(outcome, GradedEvent):
             events.append(outcome)
+            resolved = adverse_event_resolution(resource, outcome)
+            if resolved is not None:
+                events.append(resolved)
         elif outcome is not None:
             exclusions.append(outcome)
 
@@ -213,6 +217,9 @@ def build_facts(
             conditions.append(history)
         if event:
             events.append(event)
+            resolved = condition_resolution(resource, event)
+            if resolved is not None:
+                events.append(resolved)
         if excluded:
             exclusions.append(excluded)
 

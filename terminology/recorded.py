@@ -14,6 +14,7 @@ from terminology.labs import EXCLUDED_STATUSES, effective_of
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, HistoryCondition
 
 __all__ = [
+    "AE_GRADE_EXTENSION",
     "CTCAE_GRADE_EXTENSION",
     "CTCAE_GRADE_SYSTEM",
     "MDRAE_SYSTEM",
@@ -29,6 +30,8 @@ __all__ = [
 
 MDRAE_SYSTEM = "http://terminology.hl7.org/CodeSystem/MDRAE"
 CTCAE_GRADE_EXTENSION = "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade"
+# HL7 Adverse Event Clinical Research R4 Backport IG (STU1): grade as a CodeableConcept (NCIt grades).
+AE_GRADE_EXTENSION = "http://hl7.org/fhir/uv/ae-research-backport-ig/StructureDefinition/ae-grade"
 CTCAE_GRADE_SYSTEM = "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system"
 AE_SEVERITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 QUALIFIER_SYSTEM = "https://toxhooks.org/fhir/CodeSystem/event-qualifier"
@@ -117,6 +120,12 @@ def _grade(resource: Mapping[str, Any]) -> tuple[int | None, str]:
                 grade = _grade_from_concept(ext.get("valueCodeableConcept") or ext.get("valueCoding"))
             if grade is not None:
                 return grade, "ctcae-grade extension"
+        if ext.get("url") == AE_GRADE_EXTENSION:
+            grade = _grade_from_concept(ext.get("valueCodeableConcept") or ext.get("valueCoding"))
+            if grade is None:
+                grade = _integer_grade(ext.get("valueInteger"))
+            if grade is not None:
+                return grade, "ae-grade extension"
     if "valueInteger" in resource:
         return _integer_grade(resource.get("valueInteger")), "valueInteger"
     if "valueCodeableConcept" in resource:
