@@ -11,6 +11,7 @@ from terminology.ctcae import get_table
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings
 from terminology.grading import grade_lab
+from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
 from terminology.model import (
     DrugIdentity,
@@ -222,6 +223,10 @@ def build_facts(
                 events.append(resolved)
         if excluded:
             exclusions.append(excluded)
+
+    aki = aki_from_creatinine(labs.get("creatinine", ()))
+    if aki is not None:
+        conditions.append(aki)
 
     return PatientFacts(
         ctcae_version=ctcae_version,

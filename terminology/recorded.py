@@ -84,6 +84,10 @@ def _term(concept: Any, version: str) -> tuple[CtcaeTerm | None, str | None]:
             mapped = map_v5_to_v6(candidate)
             target = table.lookup(mapped[0]) if len(mapped) == 1 else None
             old = get_table("5.0").lookup(candidate)
+            if target is not None and old is not None and target.term.endswith("Other, specify"):
+                # A catch-all would lose what was recorded: keep the v5.0 term (rules name it).
+                why = f"v6.0 has no term of its own (NCI maps it to {target.term!r})"
+                return old, f"v5.0 term {old.term!r} kept: {why}"
             if target is not None and old is not None:
                 return target, f"v5.0 term {old.term!r} reported in v6.0 terms (NCI mapping)"
     return None, None
