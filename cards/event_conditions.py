@@ -209,6 +209,12 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
                         date=fmt_date(event.effective),
                     )
                     return Outcome(recorded == wanted, rows=(row,))
+        for condition in ctx.request.facts.conditions:  # a coded diagnosis of the same concept
+            recorded = dict(condition.qualifiers).get(name)
+            if recorded is not None and set(condition.terms) & set(named):
+                said = f"{name}: {'yes' if recorded else 'no'}"
+                row = Row(condition.resource, said, term=condition.display)
+                return Outcome(recorded == wanted, rows=(row,))
         return Outcome(None, checks=(ask,))
 
     return run

@@ -150,6 +150,7 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
                     Suggestion(label=f"Switch to {co.names[0]}", isRecommended=False, actions=(*stop, create))
                 )
     out += _supportive(plan, request, alternatives)
+    out += _referrals(plan, request)
     return tuple(out)
 
 
@@ -168,7 +169,31 @@ def _supportive(plan: Plan, request: EvaluationRequest, wanted: list[str]) -> li
             instructions=item.instructions,
             validity=(today, end),
         )
-        out.append(Suggestion(label=f"Order {item.display}"[:80], isRecommended=True, actions=(action,)))
+        label = f"Order {item.display}"
+        others = [p.display for p in plan.knowledge.spec.prophylaxis if p.id in item.alternatives]
+        if others:  # alternatives: one to pick, each its own suggestion
+            label += f" (or {', '.join(others)})"
+        out.append(Suggestion(label=label[:80], isRecommended=not others, actions=(action,)))
+    return out
+
+
+def _referrals(plan: Plan, request: EvaluationRequest) -> list[Suggestion]:
+    """Referrals named by the fired rules, as draft ServiceRequests (coded only when confirmed)."""
+    wanted = {r for f in plan.fired for r in f.rule.spec.refer}
+    out: list[Suggestion] = []
+    for item in plan.knowledge.spec.referrals:
+        if item.id not in wanted:
+            continue
+        action = service_request(
+            patient_id=request.patient_id,
+            description=f"Draft referral: {item.display}.",
+            display=item.display,
+            loinc=None,
+            snomed=item.snomed if item.code_verified else None,
+            dates=(),
+            note=item.note,
+        )
+        out.append(Suggestion(label=item.display[:80], isRecommended=True, actions=(action,)))
     return out
 
 

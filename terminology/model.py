@@ -244,6 +244,9 @@ class HistoryCondition:
     codes: tuple[tuple[str, str], ...] = ()  # (system, code)
     active: bool = True
     suspect_drugs: tuple[str, ...] = ()
+    # Clinician-recorded qualifiers on the diagnosis, e.g. ("other-cause-found", False).
+    qualifiers: tuple[tuple[str, bool], ...] = ()
+    terms: tuple[str, ...] = ()  # CTCAE terms of the same concept (a coded ILD: "Pneumonitis")
 
 
 @dataclass(frozen=True)

@@ -267,6 +267,8 @@ def read_condition(
             onset=onset or parse_datetime(resource.get("recordedDate")),
             codes=tuple(codes),
             active=clinical not in _INACTIVE,
+            qualifiers=_qualifiers(resource),
+            terms=condition_kinds()[kind].ctcae_terms,
         )
     event = None
     if term is not None:
