@@ -237,6 +237,13 @@ _INACTIVE = {"inactive", "remission", "resolved"}
 _REFUTED = {"entered-in-error", "refuted"}
 
 
+def _abated(resource: Mapping[str, Any], clinical: str | None) -> bool:
+    """An abatement is recorded (and the status does not say the condition came back)."""
+    if clinical in ("active", "recurrence", "relapse"):
+        return False
+    return any(key.startswith("abatement") for key in resource)
+
+
 def read_condition(
     resource: Mapping[str, Any], version: str
 ) -> tuple[HistoryCondition | None, GradedEvent | None, Exclusion | None]:
@@ -266,7 +273,7 @@ def read_condition(
             display=display,
             onset=onset or parse_datetime(resource.get("recordedDate")),
             codes=tuple(codes),
-            active=clinical not in _INACTIVE,
+            active=clinical not in _INACTIVE and not _abated(resource, clinical),
             qualifiers=_qualifiers(resource),
             terms=condition_kinds()[kind].ctcae_terms,
         )

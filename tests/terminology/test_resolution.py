@@ -133,3 +133,16 @@ def test_grade_command_shows_the_resolution(app: typer.Typer, tmp_path: Path) ->
     assert "grade 0  AdverseEvent/ae1  resolved: outcome resolved, resolve-date 2026-03-06" in out
     as_json = json.loads(CliRunner().invoke(app, ["grade", str(path), "--json"]).output)
     assert as_json["timelines"]["Rash maculo-papular"]["resolved"] == "2026-03-06"
+
+
+def test_abated_diagnosis_is_not_active_history() -> None:
+    ild = {
+        "resourceType": "Condition",
+        "id": "ild",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "233703007"}]},
+        "onsetDateTime": "2025-06-01",
+        "abatementDateTime": "2025-09-01",
+    }
+    assert [c.active for c in build_facts([ild]).conditions] == [False]
+    ild["clinicalStatus"] = {"coding": [{"code": "recurrence"}]}
+    assert [c.active for c in build_facts([ild]).conditions] == [True]
