@@ -34,6 +34,7 @@ RESOLVE_DATE_EXTENSION = "http://hl7.org/fhir/uv/ae-research-backport-ig/Structu
 # FHIR R4 adverse-event-outcome codes that mean the event is over (recovering/ongoing/fatal/unknown
 # do not).
 RESOLVED_OUTCOMES = frozenset({"resolved", "resolvedWithSequelae"})
+_NOT_OVER = frozenset({"recovering", "ongoing", "fatal", "unknown"})
 _CONDITION_OVER = frozenset({"resolved", "inactive", "remission"})
 
 
@@ -64,11 +65,31 @@ def _resolve_date(resource: Mapping[str, Any]) -> tuple[datetime | None, str | N
     return None, None
 
 
+def _outcome(concept: Any) -> str | None:
+    """The adverse-event-outcome code; other systems and text read by their words.
+
+    Reports often carry the ICH E2B wording ("recovered/resolved", "recovering/resolving",
+    "not recovered/not resolved", "recovered/resolved with sequelae", "fatal").
+    """
+    words: list[str] = []
+    for system, code, display in codings(concept):
+        if code and system in (AE_OUTCOME_SYSTEM, None) and (code in RESOLVED_OUTCOMES or code in _NOT_OVER):
+            return code
+        words += [w for w in (display, code) if w]
+    text = as_str(as_map(concept).get("text"))
+    if text:
+        words.append(text)
+    for word in (w.strip().lower() for w in words):
+        if word.startswith(("not ", "recovering", "resolving", "ongoing", "unknown", "fatal")):
+            return "ongoing"
+        if word.startswith(("recovered", "resolved")):
+            return "resolvedWithSequelae" if "sequelae" in word else "resolved"
+    return None
+
+
 def adverse_event_resolution(resource: Mapping[str, Any], event: GradedEvent) -> GradedEvent | None:
     """A grade 0 point when the AdverseEvent's outcome is resolved or it carries a resolve-date."""
-    outcome = next(
-        (c for s, c, _ in codings(resource.get("outcome")) if c and s in (AE_OUTCOME_SYSTEM, None)), None
-    )
+    outcome = _outcome(resource.get("outcome"))
     when, raw = _resolve_date(resource)
     if outcome not in RESOLVED_OUTCOMES and when is None:
         return None

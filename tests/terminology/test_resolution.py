@@ -146,3 +146,27 @@ def test_abated_diagnosis_is_not_active_history() -> None:
     assert [c.active for c in build_facts([ild]).conditions] == [False]
     ild["clinicalStatus"] = {"coding": [{"code": "recurrence"}]}
     assert [c.active for c in build_facts([ild]).conditions] == [True]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "resolved"),
+    [
+        ({"text": "Recovered/Resolved"}, True),
+        (
+            {
+                "coding": [
+                    {"system": "urn:example:e2b", "code": "4", "display": "Recovered/resolved with sequelae"}
+                ]
+            },
+            True,
+        ),
+        ({"text": "Recovering/Resolving"}, False),
+        ({"text": "Not recovered/not resolved/ongoing"}, False),
+        ({"coding": [{"system": "urn:example:local", "code": "resolved"}]}, True),
+    ],
+)
+def test_outcome_words(outcome: dict[str, Any], resolved: bool) -> None:
+    ae = _ae(None, None)
+    ae["outcome"] = outcome
+    timeline = build_facts([ae]).timeline("Rash maculo-papular")
+    assert timeline is not None and (timeline.current_grade == 0) is resolved
