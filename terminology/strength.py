@@ -69,7 +69,7 @@ class Strength:
 def _word(text: str | None) -> str | None:
     if not text:
         return None
-    cleaned = text.strip().strip("{}").strip().lower()
+    cleaned = text.strip().strip("{}").strip().lower().removesuffix("(s)").strip()
     return _WORDS.get(cleaned)
 
 

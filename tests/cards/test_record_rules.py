@@ -74,3 +74,57 @@ def test_ocular_referral_is_text_only_without_a_confirmed_code() -> None:
 def test_unknown_term_family_is_a_knowledge_error() -> None:
     with pytest.raises(ConditionError, match="unknown term family family:nope"):
         compile_condition({"event": ["family:nope"], "grade": [1, 5]})
+
+
+UCUM = "http://unitsofmeasure.org"
+SANDBOX_MEDICATION = {
+    "coding": [
+        {
+            "system": "http://www.nlm.nih.gov/research/umls/rxnorm",
+            "code": "1727479",
+            "display": "alectinib 150 MG Oral Capsule",
+        }
+    ]
+}
+SANDBOX_DOSAGE = [
+    {
+        "timing": {"repeat": {"frequency": 2, "period": 1, "periodUnit": "d"}},
+        "doseAndRate": [
+            {
+                "doseQuantity": {
+                    "value": 4,
+                    "unit": "{pill}",
+                    "system": "http://unitsofmeasure.org",
+                    "code": "{pill}",
+                }
+            }
+        ],
+    }
+]
+
+
+def _answer(request: dict[str, Any]) -> list[tuple[str, str, str]]:
+    response = evaluate_offline(request, settings=Settings(), now=NOW)
+    return sorted((c["source"]["topic"]["code"], c["indicator"], c["summary"]) for c in response["cards"])
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        "alectinib-cpk-over-10x",
+        "alectinib-cpk-over-5x",
+        "alectinib-cpk-second-occurrence",
+        "alectinib-cpk-resolved-resume-reduced",
+        "alectinib-cpk-resolved-resume-same",
+    ],
+)
+def test_sandbox_pill_order_gets_the_same_answer_as_600_mg(case: str) -> None:
+    """4 {pill} of RxNorm 1727479 twice daily is 600 mg BID: every card is the one 600 mg gets."""
+    request = json.loads((SCENARIOS / case / "request.json").read_text(encoding="utf-8"))
+    expected = _answer(request)
+    for entry in request["context"]["draftOrders"]["entry"]:
+        draft = entry["resource"]
+        if draft.get("resourceType") == "MedicationRequest":
+            draft["medicationCodeableConcept"] = SANDBOX_MEDICATION
+            draft["dosageInstruction"] = SANDBOX_DOSAGE
+    assert expected and _answer(request) == expected

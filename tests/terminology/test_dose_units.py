@@ -157,6 +157,7 @@ def test_mass_doses_unchanged() -> None:
         ({"system": "http://snomed.info/sct", "code": "732937005"}, "capsule"),
         ({"system": "http://terminology.hl7.org/CodeSystem/v3-orderableDrugForm", "code": "TAB"}, "tablet"),
         ({"unit": "Tablets"}, "tablet"),
+        ({"unit": "Capsule(s)"}, "capsule"),
         ({"code": "mL"}, None),
     ],
 )
