@@ -82,13 +82,31 @@ def change_status(order: MedicationOrder, status: str, description: str) -> Acti
 
 
 def reduce_draft(
-    order: MedicationOrder, amount: float, per_day: float, unit: str, description: str
+    order: MedicationOrder,
+    amount: float,
+    per_day: float,
+    unit: str,
+    description: str,
+    *,
+    units: float | None = None,
 ) -> Action:
-    """Update a draft with a new structured dose, keeping its other dosage fields (route, bounds)."""
+    """Update a draft with a new structured dose, keeping its other dosage fields (route, bounds).
+
+    `units`: the new dose as a count of the order's own unit (3 capsules), written in that unit
+    (its doseQuantity system/code/unit kept) with the mg amount in the text.
+    """
     resource = copy.deepcopy(dict(order.resource))
     old = resource.get("dosageInstruction") or [{}]
     first = dict(old[0]) if isinstance(old[0], Mapping) else {}
     new = dosage(amount, per_day, unit=unit)
+    if units is not None:
+        previous = _first_quantity(first)
+        form = order.dose.count_form or "unit"
+        new["doseAndRate"] = [{"doseQuantity": {**previous, "value": _g(units)}}]
+        new["text"] = (
+            f"{_g(units)} {form}{'s' if units != 1 else ''} ({_g(amount)} {unit}) "
+            + new["text"].split(" ", 2)[2]
+        )
     bounds = ((first.get("timing") or {}).get("repeat") or {}).get("boundsPeriod")
     if bounds:
         new["timing"]["repeat"]["boundsPeriod"] = bounds
@@ -97,6 +115,14 @@ def reduce_draft(
             new[key] = first[key]
     resource["dosageInstruction"] = [new]
     return Action(type="update", description=description, resource=resource)
+
+
+def _first_quantity(dosage_json: Mapping[str, Any]) -> dict[str, Any]:
+    """The first doseQuantity of a dosage as received."""
+    for rate in dosage_json.get("doseAndRate") or ():
+        if isinstance(rate, Mapping) and isinstance(rate.get("doseQuantity"), Mapping):
+            return dict(rate["doseQuantity"])
+    return {}
 
 
 def medication_request(

@@ -9,7 +9,7 @@ from cards.context import align
 from cards.schema import DoseLadder, DoseLevel
 from terminology.model import Dose, MedicationOrder
 
-__all__ = ["Reduction", "describe", "reduce_from", "reference_order"]
+__all__ = ["Reduction", "describe", "in_order_units", "reduce_from", "reference_order"]
 
 _TOLERANCE = 1e-6
 _WORDS = {1: "once daily", 2: "twice daily", 3: "three times daily"}
@@ -58,3 +58,11 @@ def reference_order(
         return None
     like = dated[0][0]
     return max(dated, key=lambda pair: align(pair[0], like))[1]
+
+
+def in_order_units(dose: Dose, mg: float) -> float | None:
+    """`mg` as a whole count of the order's unit (600 mg of 150 mg capsules -> 4), else None."""
+    if dose.count is None or not dose.strength_mg:
+        return None
+    units = mg / dose.strength_mg
+    return float(round(units)) if abs(units - round(units)) < _TOLERANCE and round(units) > 0 else None

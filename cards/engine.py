@@ -64,9 +64,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     basis = before.dose if before is not None else ctx.subject.order.dose
     step = reduce_from(ladder, basis)
     if step is None:
-        return Finding(
-            finding.rule, finding.outcome, finding.state, finding.decision, "ordered dose not readable"
-        )
+        why = basis.problem or "ordered dose not readable"
+        return Finding(finding.rule, finding.outcome, finding.state, finding.decision, why)
     if step.target is None:
         lowest = describe(ladder.levels[-1].dose, ladder.levels[-1].per_day, ladder.unit)
         note = f"already at the lowest dose level, {lowest}"
@@ -81,6 +80,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     ):
         return None  # the draft is already reduced: nothing to say
     note = f"{describe(target.dose, target.per_day, ladder.unit)}, next level below {step.reference}"
+    if not ordered.understood and ordered.problem:  # the draft's own dose is named, never used as mg
+        note += f"; the draft's {ordered.problem}"
     return Finding(finding.rule, finding.outcome, finding.state, finding.decision, note, target)
 
 

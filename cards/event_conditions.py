@@ -9,6 +9,7 @@ from typing import Any
 
 from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import Condition, ConditionError
+from terminology.families import expand_terms, unknown_families
 from terminology.model import GradedEvent, TermTimeline
 
 __all__ = ["event_condition", "event_row", "history_condition", "qualifier_condition"]
@@ -38,6 +39,14 @@ def _soc_terms(version: str, soc: str) -> frozenset[str]:
     return frozenset(t.term for t in get_table(version).terms_in_soc(soc))
 
 
+def _check_families(terms: tuple[str, ...]) -> None:
+    unknown = unknown_families(terms)
+    if unknown:
+        raise ConditionError(
+            f"event: unknown term family {', '.join(unknown)} (terminology/data/term_families.toml)"
+        )
+
+
 def event_condition(spec: Mapping[str, Any]) -> Condition:
     """Events of CTCAE terms (or a SOC) in a grade range: current, worst or resolved; counts and duration."""
     terms = tuple(spec.get("event", ()))
@@ -56,12 +65,13 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
         raise ConditionError("resolved_to: required when which = 'resolved'")
     if not terms and not socs and not spec.get("any_term"):
         raise ConditionError("event: give 'event' (CTCAE terms), 'soc' or any_term = true")
+    _check_families(terms)
     soc_cache: dict[str, frozenset[str]] = {}
 
     def candidates(ctx: Context) -> list[TermTimeline]:
         timelines = ctx.request.facts.timelines
         version = ctx.request.facts.ctcae_version
-        names: set[str] = set(terms)
+        names: set[str] = set(expand_terms(terms, version))
         key = version
         if socs:
             if key not in soc_cache:
@@ -177,11 +187,14 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
     name = str(spec["qualifier"])
     terms = tuple(spec.get("event", ()))
     wanted = bool(spec.get("is", True))
+    _check_families(terms)
     ask = str(spec.get("ask", f"whether the event is {name.replace('-', ' ')}"))
 
     def run(ctx: Context) -> Outcome:
         # Use only inside `all` with the event it qualifies: unrecorded -> undecided, never guessed.
-        present = [ctx.request.facts.timelines[t] for t in terms if t in ctx.request.facts.timelines]
+        timelines = ctx.request.facts.timelines
+        named = sorted(expand_terms(terms, ctx.request.facts.ctcae_version))
+        present = [timelines[t] for t in named if t in timelines]
         for timeline in present:
             term = timeline.term
             for event in reversed(timeline.events):
@@ -196,6 +209,12 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
                         date=fmt_date(event.effective),
                     )
                     return Outcome(recorded == wanted, rows=(row,))
+        for condition in ctx.request.facts.conditions:  # a coded diagnosis of the same concept
+            recorded = dict(condition.qualifiers).get(name)
+            if recorded is not None and set(condition.terms) & set(named):
+                said = f"{name}: {'yes' if recorded else 'no'}"
+                row = Row(condition.resource, said, term=condition.display)
+                return Outcome(recorded == wanted, rows=(row,))
         return Outcome(None, checks=(ask,))
 
     return run
@@ -211,6 +230,7 @@ def history_condition(spec: Mapping[str, Any]) -> Condition:
     kinds = frozenset(spec["history"])
     terms = tuple(spec.get("event", ()))
     active_only = bool(spec.get("active", False))
+    _check_families(terms)
     suspect = bool(spec.get("suspect", False))
 
     def related(ctx: Context, suspects: tuple[str, ...]) -> bool:
@@ -227,7 +247,7 @@ def history_condition(spec: Mapping[str, Any]) -> Condition:
             for c in ctx.request.facts.conditions
             if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs)
         ]
-        for term in terms:
+        for term in sorted(expand_terms(terms, ctx.request.facts.ctcae_version)):
             timeline = ctx.request.facts.timelines.get(term)
             worst = max(timeline.events, key=lambda e: e.grade) if timeline and timeline.events else None
             if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs):

@@ -132,6 +132,7 @@ class RuleSpec(_Strict):
     suggest: tuple[str, ...] = ()  # ids of prophylaxis/supportive items or alternative drugs to offer
     protocols: bool = False  # desensitize: offer the file's desensitization protocols
     grade_in_summary: bool = True
+    refer: tuple[str, ...] = ()  # ids of [[referrals]] to offer as a ServiceRequest
 
 
 class MonitoringItem(_Strict):
@@ -162,6 +163,19 @@ class ProphylaxisItem(_Strict):
     instructions: str  # patient instructions / where to apply; dose left to the prescriber
     duration_days: int | None = None
     order: bool = True  # False: advice only (e.g. sunscreen), no MedicationRequest
+    source: str
+    # Items to choose between: each is its own suggestion, labelled "(or ...)", never combined.
+    alternatives: tuple[str, ...] = ()
+
+
+class ReferralItem(_Strict):
+    """A referral offered as a draft ServiceRequest (SNOMED CT coded only when the code is confirmed)."""
+
+    id: str
+    display: str
+    snomed: str | None = None
+    code_verified: bool = False  # an unverified code is not sent; the request carries text only
+    note: str | None = None
     source: str
 
 
@@ -230,6 +244,7 @@ class KnowledgeFile(_Strict):
     rules: tuple[RuleSpec, ...] = ()
     monitoring: tuple[MonitoringItem, ...] = ()
     prophylaxis: tuple[ProphylaxisItem, ...] = ()
+    referrals: tuple[ReferralItem, ...] = ()
     desensitization: tuple[DesensitizationProtocol, ...] = ()
     lab_max_age_days: int = Field(default=30, gt=0)
     event_max_age_days: int = Field(default=30, gt=0)
@@ -247,6 +262,7 @@ class KnowledgeFile(_Strict):
         cited += [(f"monitoring.{i}.source", m.source) for i, m in enumerate(self.monitoring)]
         cited += [(f"prophylaxis.{i}.source", p.source) for i, p in enumerate(self.prophylaxis)]
         cited += [(f"desensitization.{i}.source", d.source) for i, d in enumerate(self.desensitization)]
+        cited += [(f"referrals.{i}.source", r.source) for i, r in enumerate(self.referrals)]
         for where, ref in cited:
             if ref not in known:
                 raise ValueError(f"{where}: unknown reference {ref!r}")
@@ -259,4 +275,12 @@ class KnowledgeFile(_Strict):
             for item in rule.suggest:
                 if item not in offered:
                     raise ValueError(f"rules.{i}.suggest: unknown item {item!r}")
+            for item in rule.refer:
+                if item not in {r.id for r in self.referrals}:
+                    raise ValueError(f"rules.{i}.refer: unknown referral {item!r}")
+        items = {p.id for p in self.prophylaxis}
+        for i, prophylaxis in enumerate(self.prophylaxis):
+            for item in prophylaxis.alternatives:
+                if item not in items:
+                    raise ValueError(f"prophylaxis.{i}.alternatives: unknown item {item!r}")
         return self

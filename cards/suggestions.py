@@ -13,6 +13,7 @@ from cards.actions import (
     reduce_draft,
     service_request,
 )
+from cards.dosing import in_order_units
 from cards.findings import Plan
 from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
@@ -109,6 +110,9 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
         if target and ladder and ladder.verified:
             amount, per_day = target.dose, target.per_day
             text = f"{amount:g} {ladder.unit}"
+            units = in_order_units(plan.subject.order.dose, amount) if ladder.unit == "mg" else None
+            if units is not None:  # written in the order's own unit too: "3 capsules (450 mg)"
+                text = f"{units:g} {plan.subject.order.dose.count_form or 'unit'}s ({text})"
             out.append(
                 Suggestion(
                     label=f"Change the draft to {text} ({int(per_day)}x daily)",
@@ -120,6 +124,7 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
                             per_day,
                             ladder.unit,
                             f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                            units=units,
                         ),
                     ),
                 )
@@ -136,6 +141,7 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
             plan.knowledge.spec.co_medications, plan.knowledge.alternatives, alternatives, stop, request
         )
     out += _supportive(plan, request, alternatives)
+    out += _referrals(plan, request)
     return tuple(out)
 
 
@@ -154,7 +160,31 @@ def _supportive(plan: Plan, request: EvaluationRequest, wanted: list[str]) -> li
             instructions=item.instructions,
             validity=(today, end),
         )
-        out.append(Suggestion(label=f"Order {item.display}"[:80], isRecommended=True, actions=(action,)))
+        label = f"Order {item.display}"
+        others = [p.display for p in plan.knowledge.spec.prophylaxis if p.id in item.alternatives]
+        if others:  # alternatives: one to pick, each its own suggestion
+            label += f" (or {', '.join(others)})"
+        out.append(Suggestion(label=label[:80], isRecommended=not others, actions=(action,)))
+    return out
+
+
+def _referrals(plan: Plan, request: EvaluationRequest) -> list[Suggestion]:
+    """Referrals named by the fired rules, as draft ServiceRequests (coded only when confirmed)."""
+    wanted = {r for f in plan.fired for r in f.rule.spec.refer}
+    out: list[Suggestion] = []
+    for item in plan.knowledge.spec.referrals:
+        if item.id not in wanted:
+            continue
+        action = service_request(
+            patient_id=request.patient_id,
+            description=f"Draft referral: {item.display}.",
+            display=item.display,
+            loinc=None,
+            snomed=item.snomed if item.code_verified else None,
+            dates=(),
+            note=item.note,
+        )
+        out.append(Suggestion(label=item.display[:80], isRecommended=True, actions=(action,)))
     return out
 
 

@@ -13,7 +13,14 @@ from cards.model import AppLinks
 from service.catalog import Catalog, ServiceDefinition, load_catalog
 from service.errors import MalformedRequest
 from service.fhir import complete_prefetch
-from service.pipeline import Gathered, check_required, collect, prefetch_queries, run_pipeline
+from service.pipeline import (
+    Gathered,
+    check_required,
+    collect,
+    no_covered_draft,
+    prefetch_queries,
+    run_pipeline,
+)
 from service.prefetch import PrefetchItem, assess_prefetch
 from service.protocol import HookCall, parse_call
 from service.settings import Settings
@@ -82,6 +89,8 @@ def evaluate_offline(
     knowledge = knowledge or load_knowledge(settings.knowledge_dir)
     now = now or datetime.now(UTC)
     call, items = _prepare(request_json, settings, knowledge, now, service_id)
+    if no_covered_draft(call, knowledge):
+        return {"cards": []}
     return _finish(call, collect(items), settings, knowledge, now)
 
 
@@ -99,5 +108,7 @@ async def evaluate_with_fhir(
     knowledge = knowledge or load_knowledge(settings.knowledge_dir)
     now = now or datetime.now(UTC)
     call, items = _prepare(request_json, settings, knowledge, now, service_id)
+    if no_covered_draft(call, knowledge):
+        return {"cards": []}
     gathered = await complete_prefetch(call, items, client, settings)
     return _finish(call, gathered, settings, knowledge, now)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -33,6 +33,7 @@ __all__ = [
     "lab_codes",
     "medications_of",
     "missing_medication_references",
+    "no_covered_draft",
     "other_patient",
     "prefetch_queries",
     "run_pipeline",
@@ -191,6 +192,40 @@ def other_patient(resource: Mapping[str, Any], patient_id: str) -> str | None:
             owner = target.rstrip("/").split("Patient/")[-1].split("/")[0]
             return None if owner == patient_id else f"Patient/{owner}"
     return None
+
+
+def no_covered_draft(call: HookCall, knowledge: KnowledgeBase) -> bool:
+    """True when an order hook's drafts name no drug of the knowledge: answer no cards, ask for no data.
+
+    A draft whose medicationReference points outside the request cannot be told apart without a
+    fetch, so it counts as possibly covered (the normal path runs and fetches it).
+    """
+    if call.service.hook not in ("order-select", "order-sign"):
+        return False
+    drugs = knowledge.drug_identities()
+    therapies = {d.drug for d in drugs if d.role == "therapy"}
+    medications = draft_medications(call)
+    for resource in call.draft_resources:
+        if resource.get("resourceType") != "MedicationRequest":
+            continue
+        raw_contained = resource.get("contained")
+        items = raw_contained if isinstance(raw_contained, list) else ()
+        contained = medications_of(r for r in items if isinstance(r, dict))
+        local = {**medications, **{"#" + k.split("/", 1)[1]: v for k, v in contained.items()}}
+        if missing_medication_references(_only(call, resource), local):
+            return False
+        try:
+            order = read_order(resource, drugs=drugs, medications=local, is_draft=True)
+        except Exception:  # unreadable here: let the normal path report it
+            return False
+        if order.drug is not None and order.drug.drug in therapies:
+            return False
+    return True
+
+
+def _only(call: HookCall, resource: Mapping[str, Any]) -> HookCall:
+    """The call with one draft, to ask which of its references are unresolved."""
+    return replace(call, draft_resources=(resource,))
 
 
 def _draft_problem(resource: Mapping[str, Any]) -> str | None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from terminology.fhir import as_float, as_list, as_map, as_str, codings
 from terminology.model import Dose
+from terminology.strength import MASS_TO_MG, Strength, UnitForm, unit_form
 
 __all__ = ["TIMING_CODES", "read_dose"]
 
@@ -27,9 +28,9 @@ TIMING_CODES = {
     "WK": 1.0 / 7.0,
 }
 _PERIOD_DAYS = {"s": 1 / 86400, "min": 1 / 1440, "h": 1 / 24, "d": 1.0, "wk": 7.0, "mo": 30.0, "a": 365.0}
-_MASS_TO_MG = {"mg": 1.0, "g": 1000.0, "ug": 0.001, "mcg": 0.001}
 _SIG = re.compile(
-    r"^(?:take\s+)?(?P<dose>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|mcg|ug)\b"
+    r"^(?:take\s+)?(?P<dose>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|mcg|ug|capsules?|caps?|tablets?|tabs?|pills?)\b"
+    r"(?:\s*\((?:\d+(?:\.\d+)?\s*(?:mg|g|mcg|ug)(?:\s+each)?|each\s+\d+(?:\.\d+)?\s*(?:mg|g|mcg|ug))\))?"
     r"(?:\s+(?:by mouth|orally|po|p\.o\.))?\s+"
     r"(?P<freq>once daily|once a day|daily|qd|q\.d\.|twice daily|twice a day|bid|b\.i\.d\.|"
     r"three times daily|three times a day|tid|t\.i\.d\.|four times daily|qid|"
@@ -65,26 +66,65 @@ def _timing_text(timing: Mapping[str, Any]) -> str | None:
     return next((c for _, c, _ in codings(timing.get("code")) if c), None)
 
 
-def _mg(value: float, unit: str | None) -> tuple[float, str | None]:
-    if unit in _MASS_TO_MG:
-        return value * _MASS_TO_MG[unit], "mg"
-    return value, unit
+def _unreadable(value: float, unit: str | None, why: str | None, text: str | None) -> Dose:
+    shown = f"{value:g} {unit}" if unit else f"{value:g} (no unit)"
+    problem = f"dose could not be read: {shown}" + (f" ({why})" if why else "")
+    return Dose(understood=False, text=text, problem=problem)
 
 
-def _from_sig(text: str) -> Dose:
+def _amount(
+    value: float,
+    unit: str | None,
+    form: UnitForm | None,
+    strength: Strength | None,
+    per_day: float,
+    text: str | None,
+) -> Dose:
+    """A dose in mg: a mass as is, a count of units times the product strength, else not read."""
+    if unit is not None and unit.lower() in MASS_TO_MG:
+        per = value * MASS_TO_MG[unit.lower()]
+        return Dose(True, per, "mg", per_day, per * per_day, text=text)
+    if form is None:
+        return _unreadable(value, unit, None, text)
+    if strength is None:
+        return _unreadable(value, unit, "the strength of one unit is not known", text)
+    if strength.form and form.form != "pill" and strength.form != form.form:
+        return _unreadable(value, unit, f"ordered in {form.form}s, the product is a {strength.form}", text)
+    per = value * strength.mg_per_unit
+    return Dose(
+        True,
+        per,
+        "mg",
+        per_day,
+        per * per_day,
+        text=text,
+        count=value,
+        count_unit=unit,
+        count_form=form.form if form.form != "pill" else (strength.form or "pill"),
+        strength_mg=strength.mg_per_unit,
+        strength_source=strength.source,
+    )
+
+
+def _from_sig(text: str, strength: Strength | None) -> Dose:
     match = _SIG.match(text.strip())
     if not match:
         return Dose(understood=False, text=text, problem="free-text sig not understood")
-    per, unit = _mg(float(match.group("dose")), match.group("unit").lower())
     hours = match.group("hours") or match.group("qh")
     per_day = 24.0 / float(hours) if hours else float(_SIG_FREQ[match.group("freq").lower()])
     if per_day <= 0 or per_day > 24:
         return Dose(understood=False, text=text, problem="free-text sig not understood")
-    return Dose(True, per, unit, per_day, per * per_day, text=text)
+    unit = match.group("unit").lower()
+    form = unit_form({"unit": unit})
+    return _amount(float(match.group("dose")), unit, form, strength, per_day, text)
 
 
-def read_dose(resource: Mapping[str, Any]) -> Dose:
-    """The dose of the first dosageInstruction: structured fields first, simple sigs second."""
+def read_dose(resource: Mapping[str, Any], strength: Strength | None = None) -> Dose:
+    """The dose of the first dosageInstruction in mg: structured fields first, simple sigs second.
+
+    A count of units ("4 {pill}", "4 CAP") is multiplied by `strength`, the mg in one unit of the
+    ordered product; any dose that cannot be read in mg is not understood, and says so.
+    """
     instructions = as_list(resource.get("dosageInstruction"))
     if not instructions:
         return Dose(understood=False, problem="no dosageInstruction")
@@ -100,10 +140,10 @@ def read_dose(resource: Mapping[str, Any]) -> Dose:
     per_day = _per_day(timing)
     if value is None or per_day is None:
         if text:
-            return _from_sig(text)
+            return _from_sig(text, strength)
         missing = "doseQuantity" if value is None else "timing frequency"
         return Dose(understood=False, text=_timing_text(timing), problem=f"no structured {missing}")
     assert quantity is not None
     unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-    per, unit = _mg(value, unit)
-    return Dose(True, per, unit, per_day, per * per_day, text=text or _timing_text(timing))
+    form = unit_form(quantity)
+    return _amount(value, unit, form, strength, per_day, text or _timing_text(timing))

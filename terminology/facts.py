@@ -11,6 +11,7 @@ from terminology.ctcae import get_table
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings
 from terminology.grading import grade_lab
+from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
 from terminology.model import (
     DrugIdentity,
@@ -23,6 +24,7 @@ from terminology.model import (
 )
 from terminology.orders import medication_concepts, read_order
 from terminology.recorded import read_adverse_event, read_condition, read_recorded_observation
+from terminology.resolution import adverse_event_resolution, condition_resolution
 from terminology.thresholds import rules_for_analyte
 from terminology.timeline import build_timelines
 
@@ -203,6 +205,9 @@ def build_facts(
         outcome = read_adverse_event(resource, ctcae_version, resolver)
         if isinstance(outcome, GradedEvent):
             events.append(outcome)
+            resolved = adverse_event_resolution(resource, outcome)
+            if resolved is not None:
+                events.append(resolved)
         elif outcome is not None:
             exclusions.append(outcome)
 
@@ -213,8 +218,15 @@ def build_facts(
             conditions.append(history)
         if event:
             events.append(event)
+            resolved = condition_resolution(resource, event)
+            if resolved is not None:
+                events.append(resolved)
         if excluded:
             exclusions.append(excluded)
+
+    aki = aki_from_creatinine(labs.get("creatinine", ()))
+    if aki is not None:
+        conditions.append(aki)
 
     return PatientFacts(
         ctcae_version=ctcae_version,

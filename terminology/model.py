@@ -207,6 +207,13 @@ class Dose:
     daily: float | None = None  # per_administration * administrations_per_day
     text: str | None = None  # the sig or timing code as received
     problem: str | None = None  # why it was not understood
+    # An order written as a count of units ("4 {pill}"): the count, the unit as received (code or
+    # unit text), its form ("capsule", "tablet", "pill") and the mg strength of one unit used.
+    count: float | None = None
+    count_unit: str | None = None
+    count_form: str | None = None
+    strength_mg: float | None = None
+    strength_source: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,6 +244,9 @@ class HistoryCondition:
     codes: tuple[tuple[str, str], ...] = ()  # (system, code)
     active: bool = True
     suspect_drugs: tuple[str, ...] = ()
+    # Clinician-recorded qualifiers on the diagnosis, e.g. ("other-cause-found", False).
+    qualifiers: tuple[tuple[str, bool], ...] = ()
+    terms: tuple[str, ...] = ()  # CTCAE terms of the same concept (a coded ILD: "Pneumonitis")
 
 
 @dataclass(frozen=True)

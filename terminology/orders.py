@@ -10,6 +10,7 @@ from terminology.dose import read_dose
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings, parse_datetime, reference_of
 from terminology.model import DrugIdentity, MedicationOrder
+from terminology.strength import strength_of
 
 __all__ = ["medication_concepts", "read_order"]
 
@@ -68,6 +69,10 @@ def read_order(
     """Recognise the drug (codes, then names) and read the structured dose of one MedicationRequest."""
     resource = as_map(resource)
     concepts, texts = medication_concepts(resource, medications)
+    dosage_text = as_str(as_map(next(iter(as_list(resource.get("dosageInstruction"))), None)).get("text"))
+    strength = strength_of(
+        concepts, [*texts, *([dosage_text] if dosage_text else [])], _resolve(resource, medications)
+    )
     codes = [c for concept in concepts for c in codings(concept)]
     match = match_drug(codes, texts, drugs)
     shown = texts[0] if texts else next((d for _, _, d in codes if d), None)
@@ -81,7 +86,7 @@ def read_order(
         as_str(resource.get("intent")),  # intent
         match,  # drug
         shown,  # medication_text
-        read_dose(resource),  # dose
+        read_dose(resource, strength),  # dose
         parse_datetime(resource.get("authoredOn")),  # authored_on
         parse_datetime(bounds.get("start")) or parse_datetime(validity.get("start")),  # start
         parse_datetime(bounds.get("end")) or parse_datetime(validity.get("end")),  # end

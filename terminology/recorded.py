@@ -14,6 +14,7 @@ from terminology.labs import EXCLUDED_STATUSES, effective_of
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, HistoryCondition
 
 __all__ = [
+    "AE_GRADE_EXTENSION",
     "CTCAE_GRADE_EXTENSION",
     "CTCAE_GRADE_SYSTEM",
     "MDRAE_SYSTEM",
@@ -29,6 +30,8 @@ __all__ = [
 
 MDRAE_SYSTEM = "http://terminology.hl7.org/CodeSystem/MDRAE"
 CTCAE_GRADE_EXTENSION = "http://hl7.org/fhir/us/ctcae/StructureDefinition/ctcae-grade"
+# HL7 Adverse Event Clinical Research R4 Backport IG (STU1): grade as a CodeableConcept (NCIt grades).
+AE_GRADE_EXTENSION = "http://hl7.org/fhir/uv/ae-research-backport-ig/StructureDefinition/ae-grade"
 CTCAE_GRADE_SYSTEM = "http://hl7.org/fhir/us/ctcae/CodeSystem/ctcae-grade-code-system"
 AE_SEVERITY_SYSTEM = "http://terminology.hl7.org/CodeSystem/adverse-event-severity"
 QUALIFIER_SYSTEM = "https://toxhooks.org/fhir/CodeSystem/event-qualifier"
@@ -81,6 +84,10 @@ def _term(concept: Any, version: str) -> tuple[CtcaeTerm | None, str | None]:
             mapped = map_v5_to_v6(candidate)
             target = table.lookup(mapped[0]) if len(mapped) == 1 else None
             old = get_table("5.0").lookup(candidate)
+            if target is not None and old is not None and target.term.endswith("Other, specify"):
+                # A catch-all would lose what was recorded: keep the v5.0 term (rules name it).
+                why = f"v6.0 has no term of its own (NCI maps it to {target.term!r})"
+                return old, f"v5.0 term {old.term!r} kept: {why}"
             if target is not None and old is not None:
                 return target, f"v5.0 term {old.term!r} reported in v6.0 terms (NCI mapping)"
     return None, None
@@ -117,6 +124,12 @@ def _grade(resource: Mapping[str, Any]) -> tuple[int | None, str]:
                 grade = _grade_from_concept(ext.get("valueCodeableConcept") or ext.get("valueCoding"))
             if grade is not None:
                 return grade, "ctcae-grade extension"
+        if ext.get("url") == AE_GRADE_EXTENSION:
+            grade = _grade_from_concept(ext.get("valueCodeableConcept") or ext.get("valueCoding"))
+            if grade is None:
+                grade = _integer_grade(ext.get("valueInteger"))
+            if grade is not None:
+                return grade, "ae-grade extension"
     if "valueInteger" in resource:
         return _integer_grade(resource.get("valueInteger")), "valueInteger"
     if "valueCodeableConcept" in resource:
@@ -224,6 +237,13 @@ _INACTIVE = {"inactive", "remission", "resolved"}
 _REFUTED = {"entered-in-error", "refuted"}
 
 
+def _abated(resource: Mapping[str, Any], clinical: str | None) -> bool:
+    """An abatement is recorded (and the status does not say the condition came back)."""
+    if clinical in ("active", "recurrence", "relapse"):
+        return False
+    return any(key.startswith("abatement") for key in resource)
+
+
 def read_condition(
     resource: Mapping[str, Any], version: str
 ) -> tuple[HistoryCondition | None, GradedEvent | None, Exclusion | None]:
@@ -253,7 +273,9 @@ def read_condition(
             display=display,
             onset=onset or parse_datetime(resource.get("recordedDate")),
             codes=tuple(codes),
-            active=clinical not in _INACTIVE,
+            active=clinical not in _INACTIVE and not _abated(resource, clinical),
+            qualifiers=_qualifiers(resource),
+            terms=condition_kinds()[kind].ctcae_terms,
         )
     event = None
     if term is not None:

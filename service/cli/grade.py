@@ -13,7 +13,7 @@ import typer
 
 from terminology.ctcae import SUPPORTED_VERSIONS, get_table
 from terminology.facts import build_facts
-from terminology.model import DrugIdentity, Exclusion, GradedEvent, PatientFacts
+from terminology.model import DrugIdentity, Exclusion, GradedEvent, PatientFacts, TermTimeline
 from terminology.thresholds import gradable_terms
 
 __all__ = ["register"]
@@ -86,6 +86,7 @@ def _facts_json(facts: PatientFacts) -> dict[str, Any]:
             term: {
                 "current_grade": tl.current_grade,
                 "worst_grade": tl.worst_grade,
+                "resolved": _resolved(tl),
                 "onset": (o.isoformat() if (o := tl.onset()) else None),
                 "events": [_event_json(e) for e in tl.events],
             }
@@ -109,11 +110,21 @@ def _facts_json(facts: PatientFacts) -> dict[str, Any]:
     }
 
 
+def _resolved(timeline: TermTimeline) -> str | None:
+    """When an event of grade >= 1 came back to grade 0 (the latest point), as shown; else None."""
+    latest = timeline.latest
+    if latest is None or latest.grade != 0 or not timeline.worst_grade:
+        return None
+    return latest.effective.date().isoformat() if latest.effective else "(no date)"
+
+
 def _print_table(facts: PatientFacts) -> None:
     echo = typer.echo
     echo(f"CTCAE v{facts.ctcae_version}")
     for term, timeline in facts.timelines.items():
-        echo(f"\n{term}: current grade {timeline.current_grade}, worst grade {timeline.worst_grade}")
+        resolved = _resolved(timeline)
+        over = f", resolved {resolved}" if resolved else ""
+        echo(f"\n{term}: current grade {timeline.current_grade}, worst grade {timeline.worst_grade}{over}")
         for event in timeline.events:
             ev = event.evidence
             when = event.effective.isoformat() if event.effective else "(no time)"

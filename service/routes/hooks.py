@@ -12,7 +12,7 @@ from service.deps import Caller, State, read_body
 from service.fhir import complete_prefetch
 from service.observability.context import bind_hook_instance
 from service.observability.metrics import label_request, record_cards
-from service.pipeline import check_required, prefetch_queries, run_pipeline
+from service.pipeline import check_required, no_covered_draft, prefetch_queries, run_pipeline
 from service.prefetch import assess_prefetch
 from service.protocol import parse_call
 from service.state import AppState
@@ -35,6 +35,8 @@ async def call_service(service_id: str, request: Request, state: State, caller: 
     label_request(service.id, service.hook)
     call = parse_call(await read_body(request, state), service)
     bind_hook_instance(call.hook_instance)
+    if no_covered_draft(call, state.knowledge):  # nothing to check: no data asked for or fetched
+        return Response(orjson.dumps({"cards": []}), media_type="application/json")
     now = state.clock()
     templates = prefetch_queries(
         service, state.knowledge, window_days=state.settings.observation_window_days, now=now

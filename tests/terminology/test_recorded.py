@@ -208,8 +208,12 @@ def test_condition_with_grade_is_also_an_event_and_refuted_is_excluded() -> None
     facts = build_facts([graded, refuted])
     assert [(c.kind, c.active) for c in facts.conditions] == [("sjs", False)]
     timeline = facts.timeline("Stevens-Johnson syndrome")
-    assert timeline is not None and timeline.current_grade == 4
+    # Recorded as resolved (no abatement date): a grade 0 point follows the grade 4 event.
+    assert timeline is not None and timeline.worst_grade == 4 and timeline.current_grade == 0
     assert timeline.events[0].source is EventSource.CONDITION
+    assert timeline.events[1].evidence.received == (
+        "resolved: clinicalStatus resolved, abatement date not recorded (dated at onset)"
+    )
     assert [x.resource for x in facts.exclusions] == ["Condition/x"]
 
 
