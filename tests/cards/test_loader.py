@@ -16,7 +16,7 @@ def test_builtin_knowledge_loads_with_versions() -> None:
     kb = load_knowledge()
     assert set(kb.drugs) == {"alectinib", "avutometinib-defactinib", "brigatinib", "lorlatinib", "pimasertib"}
     assert kb.version == (
-        "alectinib 1.1.0; avutometinib-defactinib 1.1.0; brigatinib 1.0.0; lorlatinib 1.0.0; pimasertib 1.1.0"
+        "alectinib 1.1.0; avutometinib-defactinib 1.1.0; brigatinib 1.1.0; lorlatinib 1.1.0; pimasertib 1.1.0"
     )
     for item in kb.drugs.values():
         assert item.spec.history, item.drug
