@@ -35,8 +35,10 @@ def _check_origin(origin: str) -> str:
         )
     if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
         raise ValueError(f"CORS origin {origin!r} must use https (plain http only for loopback)")
-    if origin != origin.lower() and port is None:
+    if origin != origin.lower():
         raise ValueError(f"CORS origin {origin!r} must be lower case, as browsers send it")
+    if (parts.scheme, port) in (("https", 443), ("http", 80)):
+        raise ValueError(f"CORS origin {origin!r}: omit the default port, as browsers do")
     return origin
 
 

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 import uvicorn
 from fastapi import FastAPI
+from pydantic import ValidationError
 
 from service.app import create_app
 from service.errors import ConfigurationError
@@ -54,7 +55,16 @@ def serve(
             typer.secho("toxhooks: --dev binds to 127.0.0.1 only; --host is not allowed with it", err=True)
             raise typer.Exit(2)
         overrides.update(dev=True, host=_LOOPBACK)
-    settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic-settings
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic-settings
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        typer.secho(
+            f"toxhooks: refusing to start: invalid settings: {problems}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2) from None
     if settings.dev:
         typer.secho(
             "WARNING: DEVELOPMENT MODE. Calls are accepted WITHOUT authentication (no JWT checked).\n"

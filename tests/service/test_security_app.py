@@ -296,6 +296,8 @@ async def test_production_preflight_from_a_listed_origin_names_authorization(
         (["http://sandbox.example-hospital.org"], "https"),
         (["sandbox.cds-hooks.org"], "scheme://host"),
         (["https://user:pw@sandbox.cds-hooks.org"], "credentials"),
+        (["https://Sandbox.CDS-Hooks.org"], "lower case"),
+        (["https://sandbox.cds-hooks.org:443"], "default port"),
     ],
 )
 def test_cors_origins_must_be_exact_https_origins(origins: list[str], message: str) -> None:
@@ -368,3 +370,57 @@ def test_serve_starts_the_private_metrics_listener(tmp_path: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], run: Any = None
+) -> tuple[Any, list[Any]]:
+    """`toxhooks serve --dev` with uvicorn replaced (by `run` if given): (CLI result, uvicorn.run calls)."""
+    from typer.testing import CliRunner
+
+    from service.cli import app as cli
+
+    monkeypatch.setenv("TOXHOOKS_DATABASE_URL", f"sqlite+aiosqlite:///{tmp_path / 'cli.db'}")
+    monkeypatch.setenv("TOXHOOKS_LOG_JSON", "false")
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
+    started: list[Any] = []
+    monkeypatch.setattr("service.cli.serve.uvicorn.run", run or (lambda *a, **k: started.append(k)))
+    return CliRunner().invoke(cli, ["serve", "--dev"]), started
+
+
+def test_serve_refuses_a_wildcard_cors_origin_with_a_message(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    result, started = _serve(tmp_path, monkeypatch, {"TOXHOOKS_CORS_ORIGINS": '["*"]'})
+    assert result.exit_code == 2 and started == []
+    assert "refusing to start" in result.stderr and "cors_origins" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_serve_refuses_to_start_when_the_metrics_port_is_taken(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        result, started = _serve(tmp_path, monkeypatch, {"TOXHOOKS_METRICS_PORT": port})
+    assert result.exit_code == 2 and started == []
+    assert "metrics listener" in result.stderr
+
+
+def test_serve_runs_the_metrics_listener_alongside_the_service(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[int] = []
+    port = _free_port()
+
+    def fake_run(*args: Any, **kwargs: Any) -> None:
+        seen.append(httpx.get(f"http://127.0.0.1:{port}/metrics").status_code)
+
+    result, _ = _serve(tmp_path, monkeypatch, {"TOXHOOKS_METRICS_PORT": str(port)}, run=fake_run)
+    assert result.exit_code == 0, result.output
+    assert seen == [200]
+    with pytest.raises(httpx.TransportError):  # closed when the server stops
+        httpx.get(f"http://127.0.0.1:{port}/metrics")
