@@ -56,7 +56,8 @@ def check_claims(
     _text(claims, "sub", required=False)
     exp = _time(claims, "exp")
     iat = _time(claims, "iat")
-    nbf = _time(claims, "nbf") if claims.get("nbf") is not None else None
+    # Optional, but when present it is a NumericDate: `"nbf": null` is as malformed as a string.
+    nbf = _time(claims, "nbf") if "nbf" in claims else None
 
     aud = claims.get("aud")
     if isinstance(aud, str):

@@ -113,6 +113,15 @@ async def test_times_at_the_bounds_still_work(verifier: tuple[JwtAuthenticator, 
     assert await reason(authenticator, late) == FailureReason.LIFETIME
 
 
+@pytest.mark.parametrize("literal", ["null", '"1900000000"', "true", "[1900000000]", '{"t": 1900000000}'])
+@pytest.mark.parametrize("claim", TIME_CLAIMS)
+async def test_a_time_claim_that_is_not_a_number_is_refused(
+    verifier: tuple[JwtAuthenticator, Ehr], claim: str, literal: str
+) -> None:
+    authenticator, sandbox = verifier
+    assert await reason(authenticator, raw_token(sandbox, claim, literal)) == FailureReason.CLAIMS
+
+
 def test_strict_json_refuses_what_rfc_8259_does_not_define() -> None:
     for text in ('{"a": NaN}', '{"a": Infinity}', '{"a": -Infinity}', '{"a": 1e400}', '{"a": -1e400}'):
         with pytest.raises(ValueError):
