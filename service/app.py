@@ -58,13 +58,17 @@ def create_app(
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)
-    install_metrics(app)
+    install_metrics(app, endpoint=settings.metrics_on_service_port)
     register_services({s.id: s.hook for s in state.catalog.services})
-    if settings.cors_origins:
+    origin_regex = settings.cors_origin_regex()
+    if settings.cors_origins or origin_regex:
+        # Browser clients (the CDS Hooks sandbox, SMART apps): listed origins, plus loopback in dev.
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
+            allow_origin_regex=origin_regex,
             allow_methods=["GET", "POST", "OPTIONS"],
             allow_headers=["Authorization", "Content-Type"],
+            expose_headers=["X-Request-ID"],
         )
     return app

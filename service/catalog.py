@@ -13,9 +13,13 @@ from urllib.parse import parse_qsl, urlencode
 
 from service.errors import ConfigurationError, UnknownService
 
-__all__ = ["Catalog", "ServiceDefinition", "load_catalog"]
+__all__ = ["KNOWLEDGE_VERSION_EXTENSION", "Catalog", "ServiceDefinition", "load_catalog"]
 
 _HOOKS = frozenset({"order-select", "order-sign", "patient-view"})
+# Discovery extension carrying the knowledge version. CDS Hooks extensions are keyed by namespaced
+# (reverse-domain) names; the service's `version` field belongs to the specification (3.0: the
+# service's own version), not to the clinical content, so the knowledge version lives here.
+KNOWLEDGE_VERSION_EXTENSION = "org.toxhooks.knowledge-version"
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,15 +40,17 @@ class ServiceDefinition:
         values = {"lab_codes": ",".join(lab_codes), "since": since.date().isoformat()}
         return {key: _fill(template, values) for key, template in self.prefetch.items()}
 
-    def discovery_entry(self, *, lab_codes: Iterable[str], since: datetime, version: str) -> dict[str, Any]:
-        """The public entry for GET /cds-services (spec: Discovery)."""
+    def discovery_entry(
+        self, *, lab_codes: Iterable[str], since: datetime, knowledge_version: str
+    ) -> dict[str, Any]:
+        """The public entry for GET /cds-services (spec: Discovery), knowledge version as an extension."""
         entry: dict[str, Any] = {
             "hook": self.hook,
             "id": self.id,
             "title": self.title,
             "description": self.description,
             "prefetch": self.prefetch_queries(lab_codes=lab_codes, since=since),
-            "version": version,
+            "extension": {KNOWLEDGE_VERSION_EXTENSION: knowledge_version},
         }
         if self.usage_requirements:
             entry["usageRequirements"] = self.usage_requirements
@@ -76,14 +82,15 @@ class Catalog:
         raise UnknownService(f"no CDS service with id {service_id!r}", field="id")
 
     def discovery(
-        self, *, lab_codes: Iterable[str], now: datetime, window_days: int, version: str
+        self, *, lab_codes: Iterable[str], now: datetime, window_days: int, knowledge_version: str
     ) -> dict[str, Any]:
         """The discovery document: `{"services": [...]}`."""
         codes = list(lab_codes)
         since = now - timedelta(days=window_days)
         return {
             "services": [
-                s.discovery_entry(lab_codes=codes, since=since, version=version) for s in self.services
+                s.discovery_entry(lab_codes=codes, since=since, knowledge_version=knowledge_version)
+                for s in self.services
             ]
         }
 

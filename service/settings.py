@@ -4,12 +4,42 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import Literal, Self
+from urllib.parse import urlsplit
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["Settings", "TrustedIssuer", "get_settings"]
+__all__ = ["LOOPBACK_ORIGIN_REGEX", "Settings", "TrustedIssuer", "get_settings"]
+
+# Browser origins on this machine, any port: what --dev allows for CORS without configuration
+# (the CDS Hooks sandbox or a SMART app run locally). Matched in full by the CORS middleware.
+LOOPBACK_ORIGIN_REGEX = r"http://(localhost|127\.0\.0\.1|\[::1\])(:[0-9]{1,5})?"
+_LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+def _check_origin(origin: str) -> str:
+    """An exact browser origin (scheme://host[:port]); https unless the host is loopback."""
+    if origin in ("*", "null"):
+        raise ValueError(f"CORS origin {origin!r} is not allowed: list exact origins")
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError as exc:
+        raise ValueError(f"CORS origin {origin!r} is not a valid origin") from exc
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"CORS origin {origin!r} must be scheme://host[:port]")
+    if parts.path or parts.query or parts.fragment or parts.username or parts.password:
+        raise ValueError(
+            f"CORS origin {origin!r} must have no path, query or credentials (scheme://host[:port])"
+        )
+    if parts.scheme == "http" and parts.hostname not in _LOOPBACK_HOSTS:
+        raise ValueError(f"CORS origin {origin!r} must use https (plain http only for loopback)")
+    if origin != origin.lower():
+        raise ValueError(f"CORS origin {origin!r} must be lower case, as browsers send it")
+    if (parts.scheme, port) in (("https", 443), ("http", 80)):
+        raise ValueError(f"CORS origin {origin!r}: omit the default port, as browsers do")
+    return origin
 
 
 class TrustedIssuer(BaseModel):
@@ -61,6 +91,8 @@ class Settings(BaseSettings):
     jwks_refresh_interval_s: int = 60  # at most one JWKS fetch per URL per interval
     jwks_cache_ttl_s: int = 3600  # re-fetch a JWKS this old even when every kid is known
     max_token_bytes: int = 16_384
+    # Exact browser origins allowed to call (CORS). Outside dev mode CORS is off unless listed;
+    # dev mode also allows every loopback origin (LOOPBACK_ORIGIN_REGEX).
     cors_origins: list[str] = Field(default_factory=list)
     max_body_bytes: int = 5_000_000
     max_json_depth: int = 64
@@ -74,6 +106,31 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     log_json: bool = True
     otel_endpoint: str | None = None
+    # /metrics is never on the service port by default: it is served by a separate listener on
+    # metrics_host:metrics_port when metrics_port is set (loopback unless metrics_host says
+    # otherwise), and on the service port only with metrics_on_service_port, where the
+    # auth-failure counter is shown without its reason label.
+    metrics_port: int | None = None
+    metrics_host: str = "127.0.0.1"
+    metrics_on_service_port: bool = False
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, origins: list[str]) -> list[str]:
+        return [_check_origin(origin) for origin in origins]
+
+    @model_validator(mode="after")
+    def _separate_metrics_port(self) -> Self:
+        if self.metrics_port is not None:
+            if not 0 <= self.metrics_port <= 65535:
+                raise ValueError(f"metrics_port must be a TCP port, got {self.metrics_port}")
+            if self.metrics_port != 0 and self.metrics_port == self.port:
+                raise ValueError("metrics_port must differ from port: /metrics is kept off the service port")
+        return self
+
+    def cors_origin_regex(self) -> str | None:
+        """Origins allowed by pattern: every loopback origin in dev mode, none otherwise."""
+        return LOOPBACK_ORIGIN_REGEX if self.dev else None
 
 
 @lru_cache(maxsize=1)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,9 @@ from service.errors import AuthenticationFailed
 __all__ = ["TimeWindow", "check_claims"]
 
 MAX_JTI_CHARS = 256
+# NumericDate bounds: 0 (1970) to 9999-12-31T23:59:59Z. Anything outside is not a real time and,
+# for huge integers, would not even convert to a float (OverflowError).
+MAX_NUMERIC_DATE = 253_402_300_799
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +29,9 @@ def _time(claims: dict[str, Any], name: str) -> float:
     value = claims.get(name)
     # bool is an int in Python; `"exp": true` is not a time.
     if isinstance(value, bool) or not isinstance(value, int | float):
+        raise AuthenticationFailed(FailureReason.CLAIMS)
+    # Compare before converting: float(10**400) raises, and NaN compares false with everything.
+    if not (0 <= value <= MAX_NUMERIC_DATE) or (isinstance(value, float) and not math.isfinite(value)):
         raise AuthenticationFailed(FailureReason.CLAIMS)
     return float(value)
 
@@ -49,7 +56,8 @@ def check_claims(
     _text(claims, "sub", required=False)
     exp = _time(claims, "exp")
     iat = _time(claims, "iat")
-    nbf = _time(claims, "nbf") if claims.get("nbf") is not None else None
+    # Optional, but when present it is a NumericDate: `"nbf": null` is as malformed as a string.
+    nbf = _time(claims, "nbf") if "nbf" in claims else None
 
     aud = claims.get("aud")
     if isinstance(aud, str):

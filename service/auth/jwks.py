@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import time
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from dataclasses import dataclass, field
 import httpx
 
 from service.auth.policy import VerificationKey, public_keys
+from service.auth.token import strict_json
 
 __all__ = ["JwksCache", "JwksUnavailable"]
 
@@ -103,7 +103,7 @@ class JwksCache:
                 if len(body) > MAX_JWKS_BYTES:
                     raise ValueError("JWKS too large")
         try:
-            document = json.loads(bytes(body))
+            document = strict_json(bytes(body))
         except RecursionError as exc:
             raise ValueError("JWKS nested too deeply") from exc
         return public_keys(document)

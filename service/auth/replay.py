@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import heapq
 import json
+import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Protocol
@@ -52,6 +53,8 @@ class MemoryReplayCache:
 
     async def first_use(self, key: str, ttl_s: float) -> bool:
         """See ReplayCache.first_use."""
+        if not math.isfinite(ttl_s):
+            raise ReplayCacheUnavailable("non-finite lifetime")  # a NaN expiry would never be purged
         now = self._clock()
         self._purge(now)
         expires = self._expiry.get(key)
@@ -91,6 +94,9 @@ class RedisReplayCache:
         """See ReplayCache.first_use."""
         from redis.exceptions import RedisError
 
+        if not math.isfinite(ttl_s):
+            # The verifier bounds exp, so this is a bug upstream: refuse the token, never a 500.
+            raise ReplayCacheUnavailable("non-finite lifetime")
         try:
             stored = await self._client.set(key, b"1", nx=True, px=max(1, int(ttl_s * 1000)))
         except (RedisError, OSError) as exc:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from joserfc import jws
 from joserfc.errors import JoseError
@@ -12,7 +15,7 @@ from joserfc.errors import JoseError
 from service.auth.reasons import FailureReason
 from service.errors import AuthenticationFailed
 
-__all__ = ["UnverifiedToken", "parse_bearer"]
+__all__ = ["UnverifiedToken", "parse_bearer", "strict_json"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,6 +25,35 @@ class UnverifiedToken:
     raw: str
     header: dict[str, Any]
     claims: dict[str, Any]
+
+
+def _no_constant(name: str) -> NoReturn:
+    # NaN, Infinity and -Infinity are not JSON (RFC 8259 section 6); Python accepts them by default.
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e400 is valid JSON syntax but overflows to infinity
+        raise ValueError("number out of range")
+    return value
+
+
+def strict_json(data: bytes | str) -> Any:
+    """Parse RFC 8259 JSON only: no NaN/Infinity, no number that overflows a float.
+
+    Raises ValueError (or RecursionError for absurd nesting). Integers stay exact; Python's own
+    limit on integer digits bounds the cost of huge ones, and callers bound the values they use.
+    """
+    return json.loads(data, parse_constant=_no_constant, parse_float=_finite_float)
+
+
+def _segment(text: str) -> Any:
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ValueError("bad base64url segment") from exc
+    return strict_json(raw)
 
 
 def parse_bearer(authorization: str | None, *, max_bytes: int) -> UnverifiedToken:
@@ -40,9 +72,11 @@ def parse_bearer(authorization: str | None, *, max_bytes: int) -> UnverifiedToke
     if token.count(".") != 2 or not token.isascii():
         raise AuthenticationFailed(FailureReason.MALFORMED)
     try:
-        compact = jws.extract_compact(token.encode("ascii"))
-        header = compact.headers()
-        claims = json.loads(compact.payload)
+        jws.extract_compact(token.encode("ascii"))  # the JWS structure as the verifier will read it
+        # Header and claims parsed again, strictly: what is checked is what was signed, as JSON.
+        head, body, _ = token.split(".")
+        header = _segment(head)
+        claims = _segment(body)
     # RecursionError: deeply nested JSON inside the token's size limit.
     except (JoseError, ValueError, TypeError, RecursionError) as exc:
         raise AuthenticationFailed(FailureReason.MALFORMED) from exc

@@ -72,7 +72,7 @@ class JwtAuthenticator:
             raise AuthenticationFailed(FailureReason.ISSUER)
         if alg not in policy.algorithms:
             raise AuthenticationFailed(FailureReason.ALGORITHM)
-        source = _key_source(token, policy)
+        source = _key_source(token, policy, kid)
         exp = check_claims(
             token.claims, audience=audience, now=self._now(), window=self._window, tenant=policy.tenant
         )
@@ -94,29 +94,35 @@ class JwtAuthenticator:
 
     async def _key(self, policy: IssuerPolicy, url: str | None, kid: str) -> VerificationKey:
         if url is None:
-            key = policy.static_keys.get(kid)
-        else:
-            try:
-                key = await self._jwks.key(url, kid)
-            except JwksUnavailable as exc:
-                raise AuthenticationFailed(FailureReason.JWKS_UNAVAILABLE) from exc
+            return policy.static_keys[kid]  # _key_source chose the pinned keys because kid is there
+        try:
+            key = await self._jwks.key(url, kid)
+        except JwksUnavailable as exc:
+            raise AuthenticationFailed(FailureReason.JWKS_UNAVAILABLE) from exc
         if key is None:
             raise AuthenticationFailed(FailureReason.UNKNOWN_KID)
         return key
 
 
-def _key_source(token: UnverifiedToken, policy: IssuerPolicy) -> str | None:
-    """The JWKS URL to verify with, or None for the issuer's static keys."""
+def _key_source(token: UnverifiedToken, policy: IssuerPolicy, kid: str) -> str | None:
+    """The JWKS URL to verify with, or None for the issuer's static (pinned) keys.
+
+    Pinned keys win whatever the header's `jku` says: the signature is checked against them and
+    the `jku` is never fetched (the CDS Hooks sandbox always sends one). Otherwise a `jku` must be
+    allow-listed for the issuer, and a token without one uses the issuer's `jwks_url`.
+    """
+    if kid in policy.static_keys:
+        return None
     jku = token.header.get("jku")
     if jku is not None:
         # Only allow-listed URLs are ever fetched: jku is attacker-controlled until verified.
         if not isinstance(jku, str) or jku not in policy.jku:
-            raise AuthenticationFailed(FailureReason.JKU)
+            raise AuthenticationFailed(FailureReason.UNKNOWN_KID if policy.static_keys else FailureReason.JKU)
         return jku
-    if policy.static_keys:
-        return None
     if policy.jwks_url is not None:
         return policy.jwks_url
+    if policy.static_keys:
+        raise AuthenticationFailed(FailureReason.UNKNOWN_KID)
     raise AuthenticationFailed(FailureReason.JKU)  # this issuer's keys are only known through jku
 
 

@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import asyncio
 import os
+import tempfile
 from typing import Annotated
 
 import typer
 import uvicorn
+from fastapi import FastAPI
+from pydantic import ValidationError
 
 from service.app import create_app
 from service.errors import ConfigurationError
+from service.observability.listener import MetricsListener, start_metrics_listener
+from service.observability.metrics import MULTIPROC_ENV, prepare_multiprocess_dir
 from service.settings import Settings
 from service.storage.database import create_engine, ensure_schema, is_sqlite
 
@@ -50,7 +55,16 @@ def serve(
             typer.secho("toxhooks: --dev binds to 127.0.0.1 only; --host is not allowed with it", err=True)
             raise typer.Exit(2)
         overrides.update(dev=True, host=_LOOPBACK)
-    settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic-settings
+    try:
+        settings = Settings(**overrides)  # type: ignore[arg-type]  # validated by pydantic-settings
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc'])) or 'settings'}: {e['msg']}" for e in exc.errors()
+        )
+        typer.secho(
+            f"toxhooks: refusing to start: invalid settings: {problems}", fg=typer.colors.RED, err=True
+        )
+        raise typer.Exit(2) from None
     if settings.dev:
         typer.secho(
             "WARNING: DEVELOPMENT MODE. Calls are accepted WITHOUT authentication (no JWT checked).\n"
@@ -60,12 +74,43 @@ def serve(
             err=True,
         )
         settings = settings.model_copy(update={"host": _LOOPBACK})
+    if settings.workers > 1 and settings.metrics_port is not None and not os.environ.get(MULTIPROC_ENV):
+        # The listener runs in the supervisor: it can only see the workers through these files.
+        os.environ[MULTIPROC_ENV] = tempfile.mkdtemp(prefix="toxhooks-metrics-")
+    if settings.workers > 1:
+        prepare_multiprocess_dir()  # before any worker starts: stale files would be summed in
     try:
         app = create_app(settings)
         asyncio.run(_check_schema(settings))
     except ConfigurationError as exc:
         typer.secho(f"toxhooks: refusing to start: {exc}", fg=typer.colors.RED, err=True)
         raise typer.Exit(2) from None
+    listener = _metrics_listener(settings)
+    try:
+        _run(app, settings)
+    finally:
+        if listener is not None:
+            listener.close()
+
+
+def _metrics_listener(settings: Settings) -> MetricsListener | None:
+    """The private /metrics listener when TOXHOOKS_METRICS_PORT is set; exit 2 if its port is taken."""
+    if settings.metrics_port is None:
+        return None
+    try:
+        return start_metrics_listener(settings.metrics_host, settings.metrics_port)
+    except OSError as exc:
+        typer.secho(
+            f"toxhooks: refusing to start: metrics listener {settings.metrics_host}:{settings.metrics_port}: "
+            f"{exc.strerror or exc}",
+            fg=typer.colors.RED,
+            err=True,
+        )
+        raise typer.Exit(2) from None
+
+
+def _run(app: FastAPI, settings: Settings) -> None:
+    """uvicorn: the app itself with one worker, or worker processes built from the environment."""
     if settings.workers > 1:
         # Workers build their own app from the environment; carry the command-line choices there.
         os.environ["TOXHOOKS_DEV"] = "true" if settings.dev else "false"

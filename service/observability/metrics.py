@@ -1,10 +1,14 @@
-"""Prometheus metrics: request, card, FHIR fetch, auth and feedback families, served at /metrics."""
+"""Prometheus metrics: request, card, FHIR fetch, auth and feedback families, and their exposition.
+
+Full detail (auth failures by reason) is for the private metrics listener only; /metrics on the
+service port, when enabled, shows auth failures as one total so a forger learns nothing from it.
+"""
 
 from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -18,10 +22,13 @@ from prometheus_client import (
     generate_latest,
 )
 from prometheus_client import multiprocess as prometheus_multiprocess
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.metrics_core import Metric
 
 from service.observability.context import current_labels
 
 __all__ = [
+    "CONTENT_TYPE_LATEST",
     "METRICS_PATH",
     "install_metrics",
     "known_service_hook",
@@ -81,6 +88,7 @@ AUTH_FAILURES = Counter(
     "Calls rejected by JWT authentication, by reason category.",
     ["reason"],
 )
+_AUTH_FAILURES_FAMILY = "toxhooks_auth_failures"  # the family name (without _total)
 FEEDBACK = Counter(
     "toxhooks_feedback_total",
     "Card feedback entries stored, by service and outcome.",
@@ -177,24 +185,49 @@ def prepare_multiprocess_dir() -> Path | None:
     return path
 
 
-def render_metrics() -> bytes:
-    """The exposition text: this process's registry, or every worker's in multiprocess mode."""
-    if os.environ.get(MULTIPROC_ENV):
-        registry = CollectorRegistry()
-        prometheus_multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
-        return generate_latest(registry)
-    return generate_latest(REGISTRY)
+class _Exposition:
+    """What a scrape sees: this process's registry, or every worker's in multiprocess mode."""
+
+    def __init__(self, *, public: bool) -> None:
+        self._public = public
+
+    def collect(self) -> Iterator[Metric]:
+        """The metric families, with auth failures summed over reasons for a public scrape."""
+        if os.environ.get(MULTIPROC_ENV):
+            source = CollectorRegistry()
+            prometheus_multiprocess.MultiProcessCollector(source)  # type: ignore[no-untyped-call]
+        else:
+            source = REGISTRY
+        for family in source.collect():
+            if self._public and family.name == _AUTH_FAILURES_FAMILY:
+                yield _without_reasons(family)
+            else:
+                yield family
 
 
-async def _metrics_endpoint() -> Response:
-    """Prometheus scrape endpoint."""
-    return Response(content=render_metrics(), media_type=CONTENT_TYPE_LATEST)
+def _without_reasons(family: Metric) -> Metric:
+    """The auth-failure family as one total: why a token failed stays in the logs."""
+    total = sum(s.value for s in family.samples if s.name.endswith("_total"))
+    return CounterMetricFamily(
+        family.name, "Calls rejected by JWT authentication (reasons on the private listener).", value=total
+    )
 
 
-def install_metrics(app: FastAPI) -> None:
-    """Add the /metrics route and the request-timing middleware."""
+def render_metrics(*, public: bool = False) -> bytes:
+    """The exposition text; `public` (the service port) hides the auth-failure reasons."""
+    return generate_latest(_Exposition(public=public))
+
+
+async def _public_metrics_endpoint() -> Response:
+    """Prometheus scrape endpoint on the service port (only with metrics_on_service_port)."""
+    return Response(content=render_metrics(public=True), media_type=CONTENT_TYPE_LATEST)
+
+
+def install_metrics(app: FastAPI, *, endpoint: bool) -> None:
+    """Add the request-timing middleware, and /metrics on this app when `endpoint` is true."""
     # Imported here: the middleware imports this module for observe_request.
     from service.observability.middleware import ObservabilityMiddleware
 
-    app.add_api_route(METRICS_PATH, _metrics_endpoint, methods=["GET"], include_in_schema=False)
+    if endpoint:
+        app.add_api_route(METRICS_PATH, _public_metrics_endpoint, methods=["GET"], include_in_schema=False)
     app.add_middleware(ObservabilityMiddleware)

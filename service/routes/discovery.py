@@ -18,11 +18,14 @@ router = APIRouter()
 async def discovery(state: State, caller: Caller) -> dict[str, Any]:
     """Every service with its prefetch templates (date window from now) and knowledge version.
 
+    The knowledge version is the `org.toxhooks.knowledge-version` extension of each service: the
+    CDS Hooks `version` field is not ours to reuse for clinical content.
+
     Authenticated like every other call but the health probes (the sandbox and EHRs send a JWT).
     """
     return state.catalog.discovery(
         lab_codes=lab_codes(state.knowledge),
         now=state.clock(),
         window_days=state.settings.observation_window_days,
-        version=state.knowledge.version,
+        knowledge_version=state.knowledge.version,
     )

@@ -221,3 +221,23 @@ def test_renderer_refuses_what_it_does_not_implement(tmp_path: Path) -> None:
     (tmp_path / "kustomization.yaml").write_text(yaml.safe_dump({"resources": [], "configMapGenerator": []}))
     with pytest.raises(KustomizeError, match="configMapGenerator"):
         render(tmp_path)
+
+
+def test_metrics_are_scraped_on_their_own_port_that_only_prometheus_reaches(rendered: list[Document]) -> None:
+    settings = one(rendered, "ConfigMap", "toxhooks-settings")["data"]
+    ports = {port["name"]: port["containerPort"] for port in app_container(rendered)["ports"]}
+    assert int(settings["TOXHOOKS_METRICS_PORT"]) == ports["metrics"] != ports["http"]
+    assert settings.get("TOXHOOKS_METRICS_ON_SERVICE_PORT", "false") == "false"
+    annotations = one(rendered, "Deployment")["spec"]["template"]["metadata"]["annotations"]
+    assert annotations["prometheus.io/port"] == str(ports["metrics"])
+    # The Service (hence the Ingress) never carries the metrics port.
+    service_ports = one(rendered, "Service")["spec"]["ports"]
+    assert {port["targetPort"] for port in service_ports} == {"http"}
+    # Only the Prometheus rule opens the metrics port; the ingress controller reaches the service port only.
+    for rule in one(rendered, "NetworkPolicy")["spec"]["ingress"]:
+        names = {port["port"] for port in rule["ports"]}
+        peers = {peer["podSelector"]["matchLabels"]["app.kubernetes.io/name"] for peer in rule["from"]}
+        if "metrics" in names:
+            assert peers == {"prometheus"} and names == {"metrics"}
+        else:
+            assert names == {"http"}

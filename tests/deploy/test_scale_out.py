@@ -36,6 +36,7 @@ class Process:
     popen: subprocess.Popen[bytes]
     url: str
     log: Path
+    metrics_url: str  # the private metrics listener (TOXHOOKS_METRICS_PORT)
 
 
 def free_port() -> int:
@@ -173,16 +174,16 @@ def servers(
     run_cli(["db", "upgrade"], env)
     processes = []
     for index in range(2):
-        port = free_port()
+        port, metrics_port = free_port(), free_port()
         log = tmp_path / f"server-{index}.log"
         with log.open("wb") as sink:
             popen = subprocess.Popen(
                 [*CLI, "serve", "--host", "127.0.0.1", "--port", str(port)],
-                env=env,
+                env={**env, "TOXHOOKS_METRICS_PORT": str(metrics_port)},
                 stdout=sink,
                 stderr=subprocess.STDOUT,
             )
-        processes.append(Process(popen, f"http://127.0.0.1:{port}", log))
+        processes.append(Process(popen, f"http://127.0.0.1:{port}", log, f"http://127.0.0.1:{metrics_port}"))
     try:
         for process in processes:
             wait_ready(process)
@@ -260,7 +261,9 @@ async def test_two_processes_share_feedback_and_replay_cache(
             headers={"Authorization": f"Bearer {token}", "X-Request-ID": "scale-out-replay"},
         )
         assert replayed.status_code == 401
-        metrics = (await client.get(second.url + "/metrics")).text
+        # Metrics are off the service port; the private listener has the reasons.
+        assert (await client.get(second.url + "/metrics")).status_code == 404
+        metrics = (await client.get(second.metrics_url + "/metrics")).text
     assert re.search(r'toxhooks_auth_failures_total\{reason="replay"\} 1\.0', metrics), metrics
     assert 'toxhooks_feedback_total{outcome="overridden",service="toxhooks-order-sign"} 1.0' in metrics
 

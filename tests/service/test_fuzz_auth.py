@@ -13,6 +13,7 @@ import pytest
 import respx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from joserfc import jws
 
 from service.auth.reasons import FailureReason
 from service.auth.verifier import JwtAuthenticator
@@ -62,9 +63,32 @@ def test_random_authorization_headers_are_refused(verify: Any, header: str | Non
 
 
 json_value = st.recursive(
-    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=10),
+    # Floats include NaN and infinities (json.dumps writes them as NaN/Infinity literals).
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.integers(min_value=10**18, max_value=10**400)
+    | st.floats()
+    | st.text(max_size=10),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3),
     max_leaves=8,
+)
+
+# JSON text for a value, including what json.dumps never writes: numbers no float holds, the
+# non-standard NaN/Infinity literals Python would otherwise accept, and overflowing exponents.
+number_literal = st.one_of(
+    st.integers(min_value=-(10**30), max_value=10**30).map(str),
+    st.integers(min_value=19, max_value=1000).map(lambda digits: "9" * digits),  # huge integers
+    st.integers(min_value=19, max_value=1000).map(lambda digits: "-1" + "0" * digits),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400", "-1e400", "1E+309", "0.0", "-0", "1e-400"]),
+    st.integers(min_value=1_899_999_000, max_value=1_900_004_000).map(str),  # around the test clock
+)
+claim_literal = st.one_of(
+    number_literal,
+    json_value.map(json.dumps),  # strings, booleans, null, nested lists and objects
+    number_literal.map(lambda number: f"[{number}]"),
+    number_literal.map(lambda number: f'{{"n": {number}}}'),
 )
 
 
@@ -103,3 +127,39 @@ def test_any_single_character_change_is_refused(verify: Any, position: int, repl
 
 def test_the_untampered_token_is_accepted(verify: Any) -> None:
     assert verify(SANDBOX.bearer()) is None
+
+
+@pytest.mark.slow
+@fuzz_settings
+@given(
+    literals=st.dictionaries(
+        st.sampled_from(["exp", "iat", "nbf", "jti", "sub", "aud"]), claim_literal, min_size=1
+    ),
+    signed=st.booleans(),
+)
+def test_odd_numbers_in_claims_are_refused_or_accepted_never_raise(
+    verify: Any, literals: dict[str, str], signed: bool
+) -> None:
+    """Time claims (and others) as raw JSON text: huge ints, floats, NaN/Infinity, strings, nesting."""
+    claims: dict[str, Any] = SANDBOX.claims()
+    for name in literals:
+        claims[name] = f"__{name}__"
+    text = json.dumps(claims)
+    for name, literal in literals.items():
+        text = text.replace(f'"__{name}__"', literal)
+    header = SANDBOX.header()
+    if signed:
+        token = jws.serialize_compact(header, text.encode(), SANDBOX.key, algorithms=[SANDBOX.alg])
+    else:
+        token = f"{b64url(json.dumps(header).encode())}.{b64url(text.encode())}.{b64url(b'sig')}"
+    outcome = verify(f"Bearer {token}")
+    if outcome is None:
+        # Accepted only with the genuine signature and a real, finite time in every time claim.
+        assert signed
+        for name in ("exp", "iat", "nbf"):
+            if name in literals:
+                value = json.loads(literals[name])
+                assert isinstance(value, int | float) and not isinstance(value, bool)
+                assert 0 <= value <= 253_402_300_799
+    else:
+        assert outcome in REASONS

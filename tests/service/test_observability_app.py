@@ -1,5 +1,6 @@
-"""/metrics on the real app after a few calls: every family, labelled by service and hook;
-the JSON logs of those calls carry request ids and never the tokens or patient identifiers."""
+"""/metrics after a few calls: every family, labelled by service and hook, on the private listener
+(never the service port unless asked, and then without auth-failure reasons); the JSON logs of
+those calls carry request ids and never the tokens or patient identifiers."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import httpx
 import pytest
 import respx
 
+from service.observability.listener import start_metrics_listener
 from service.observability.logging import JsonFormatter, RedactingFilter
 from service.settings import Settings, TrustedIssuer
 from tests.service.conftest import MakeClient
@@ -76,7 +78,16 @@ async def test_metrics_families_after_a_few_calls(
     guarded = await make_client(secured)
     assert (await guarded.post(SIGN, json=hook_request("order-sign"))).status_code == 401
 
-    exposition = (await client.get("/metrics")).text
+    # Off the service port by default; the private listener has every family with every label.
+    assert (await client.get("/metrics")).status_code == 404
+    listener = start_metrics_listener("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient() as scraper:
+            scrape = await scraper.get(f"http://127.0.0.1:{listener.port}/metrics")
+    finally:
+        listener.close()
+    assert scrape.status_code == 200 and scrape.headers["content-type"].startswith("text/plain")
+    exposition = scrape.text
     route = 'route="/cds-services/{service_id}"'
     assert (
         value(
@@ -113,3 +124,35 @@ async def test_metrics_families_after_a_few_calls(
     assert '"hookInstance":"d1577c69-dfbe-44ad-ba6d-3e05e953b2ea"' in logged
     assert ACCESS_TOKEN not in logged
     assert PATIENT not in logged
+
+
+async def test_metrics_on_the_service_port_only_when_asked_and_without_auth_reasons(
+    make_client: MakeClient, svc_settings: Settings
+) -> None:
+    secured = Settings(
+        database_url=svc_settings.database_url,
+        log_json=False,
+        trusted_issuers=[TrustedIssuer(iss="https://ehr.test", jwks_url="https://ehr.test/jwks")],
+        metrics_on_service_port=True,
+    )
+    client = await make_client(secured)
+    forged = {"Authorization": "Bearer x.y.z"}
+    refused = await client.post(SIGN, json=hook_request("order-sign"), headers=forged)
+    assert refused.status_code == 401
+    public = await client.get("/metrics")  # open, like the health probes, so it must say little
+    assert public.status_code == 200
+    lines = [line for line in public.text.splitlines() if line.startswith("toxhooks_auth_failures")]
+    assert lines and all("reason" not in line for line in lines), lines
+    assert float(lines[0].rsplit(" ", 1)[1]) >= 1
+    for reason in ("malformed", "missing", "signature", "expired"):
+        assert f'reason="{reason}"' not in public.text
+
+
+async def test_metrics_listener_serves_only_metrics() -> None:
+    listener = start_metrics_listener("127.0.0.1", 0)
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{listener.port}") as scraper:
+            assert (await scraper.get("/cds-services")).status_code == 404
+            assert (await scraper.post("/metrics")).status_code == 405
+    finally:
+        listener.close()

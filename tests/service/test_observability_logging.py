@@ -100,7 +100,7 @@ async def test_request_lines_carry_request_id_and_hook_instance(captured: io.Str
         logging.getLogger("toxhooks.test").info("evaluated")
         return {"cards": []}
 
-    install_metrics(app)
+    install_metrics(app, endpoint=False)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
         response = await client.post("/cds-services/x", json={}, headers={"X-Request-ID": "req-7"})

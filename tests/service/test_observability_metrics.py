@@ -50,7 +50,7 @@ def make_app() -> FastAPI:
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
-    install_metrics(app)
+    install_metrics(app, endpoint=True)
     return app
 
 

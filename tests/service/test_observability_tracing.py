@@ -75,7 +75,7 @@ async def test_each_request_is_a_server_span_continuing_the_callers_trace() -> N
         logger.info("evaluated")
         return {"cards": []}
 
-    install_metrics(app)
+    install_metrics(app, endpoint=False)
     try:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

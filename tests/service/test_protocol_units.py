@@ -59,7 +59,7 @@ def test_discovery_entries_and_prefetch_templates_conform() -> None:
         lab_codes=["http://loinc.org|2157-6"],
         now=datetime(2026, 3, 14, tzinfo=UTC),
         window_days=365,
-        version="1",
+        knowledge_version="1",
     )
     for entry in discovery["services"]:
         assert {"hook", "id", "description"} <= set(entry)

@@ -234,7 +234,9 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
     assert {s["hook"] for s in services} == {"order-select", "order-sign", "patient-view"}
     for service in services:
         assert service["id"] and service["description"] and service["title"] and service["usageRequirements"]
-        assert service["version"] == "test-1"
+        # The knowledge version is an extension; `version` is the specification's field, not ours.
+        assert service["extension"] == {"org.toxhooks.knowledge-version": "test-1"}
+        assert "version" not in service
         prefetch = service["prefetch"]
         assert set(prefetch) == {
             "patient",
