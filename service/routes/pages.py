@@ -31,7 +31,7 @@ router = APIRouter()
 SMART_SCOPES = (
     "launch openid fhirUser patient/Patient.read patient/Observation.read "
     "patient/MedicationRequest.read patient/Medication.read patient/AdverseEvent.read "
-    "patient/Condition.read"
+    "patient/Condition.read patient/Procedure.read patient/DiagnosticReport.read"
 )
 _NO_STORE = {"Cache-Control": "no-store"}
 # Pages run only their own scripts; the app talks to the EHR's servers (any origin) with fetch.
