@@ -243,6 +243,9 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
             "medications",
             "conditions",
             "adverseEvents",
+            "procedures",
+            "diagnosticReports",
+            "assessments",
         }
         assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
         # Every status: stopped orders matter (first start, desensitization gaps, prior therapy).
