@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Literal
 
@@ -67,6 +67,8 @@ class ItemState:
     occurrence: Occurrence | None  # overdue/due/unknown: the current one; soon: the next one
     since: date | None = None  # overdue: due date of the first occurrence not done in a row
     missing_data: tuple[str, ...] = ()  # prefetch keys that could not be obtained
+    missed: tuple[Occurrence, ...] = ()  # earlier occurrences not done, just before this one
+    last_result: date | None = None  # the latest result on record up to today
 
 
 @dataclass(frozen=True)
@@ -216,10 +218,11 @@ def _state(item: MonitoringItem, occurrences: list[Occurrence], today: date, soo
                     break
                 run += 1
             first = current[-1 - run]
+            missed = tuple(current[-1 - run : -1])
             if last.status == "unknown":
-                return ItemState(item, "unknown", last, first.due)
+                return ItemState(item, "unknown", last, first.due, missed=missed)
             if last.status == "overdue" or run:
-                return ItemState(item, "overdue", last, first.due)
+                return ItemState(item, "overdue", last, first.due, missed=missed)
             return ItemState(item, "due", last, last.due)
     if upcoming and (upcoming[0].opens - today).days <= soon:
         return ItemState(item, "soon", upcoming[0])
@@ -288,16 +291,19 @@ def review_monitoring(
             item, policy, course, _results(item, facts), today, last_day, bool(missing)
         )
         all_occurrences += occurrences
+        results = _results(item, facts)
         state = _state(item, occurrences, today, policy.due_soon_days)
-        states.append(
-            ItemState(state.item, state.state, state.occurrence, state.since, missing) if missing else state
-        )
+        last = max((d for d, _ in results if d <= today), default=None)
+        states.append(replace(state, missing_data=missing, last_result=last))
     cycle = _new_cycle(draft, course, policy, now)
     pre_cycle: list[ItemState] = []
     if cycle is not None and cycle >= 2:
         for occurrence in all_occurrences:
-            if occurrence.scheduled.cycle == cycle and occurrence.status not in ("done", "late"):
-                pre_cycle.append(ItemState(occurrence.item, "overdue", occurrence, occurrence.due))
+            if occurrence.scheduled.cycle == cycle and occurrence.status not in ("done", "late", "unknown"):
+                last = next((s.last_result for s in states if s.item.id == occurrence.item.id), None)
+                pre_cycle.append(
+                    ItemState(occurrence.item, "overdue", occurrence, occurrence.due, last_result=last)
+                )
     all_occurrences.sort(key=lambda o: (o.due, o.item.id))
     return Review(
         drug=spec.drug,

@@ -38,6 +38,15 @@ def _line(state: ItemState, what: str) -> str:
     return text + (f"; {what}" if what else "")
 
 
+def _history(state: ItemState) -> str:
+    """What is on record for an overdue item: the occurrences missed before, the last result."""
+    parts = [f"missed {o.scheduled.label} ({o.due.isoformat()})" for o in state.missed]
+    parts.append(
+        f"last result {state.last_result.isoformat()}" if state.last_result else "no result on record"
+    )
+    return "; ".join(parts)
+
+
 def _request(review: Review, state: ItemState) -> Action:
     o = state.occurrence
     assert o is not None
@@ -106,13 +115,13 @@ def monitoring_card(
         first = pre[0].occurrence
         assert first is not None
         lines.append(f"Missing before cycle {first.scheduled.cycle} (this order starts it):")
-        lines += [_line(s, "no result on record") for s in pre]
+        lines += [
+            _line(s, f"last result {s.last_result.isoformat()}" if s.last_result else "no result on record")
+            for s in pre
+        ]
     if overdue:
         lines.append("Overdue:")
-        lines += [
-            _line(s, f"nothing on record since {s.since.isoformat()}" if s.since else "no result on record")
-            for s in overdue
-        ]
+        lines += [_line(s, _history(s)) for s in overdue]
     if due:
         lines.append("Due now or soon:")
         lines += [_line(s, "window open now" if s.state == "due" else "") for s in due]
