@@ -14,10 +14,10 @@ from service.cli import app as cli
 from service.errors import MalformedRequest, PreconditionFailed
 from service.offline import evaluate_offline
 from service.settings import Settings
+from tests.scenarios.test_scenarios import NOW as SCENARIO_NOW
 from tests.service.conftest import MakeClient
 from tests.service.examples import hook_request
 from tests.service.fakes import FROZEN_NOW, FakeEngine, LabKnowledge
-from tests.scenarios.test_scenarios import NOW as SCENARIO_NOW
 from tests.service.spec import assert_valid_response, normalise_uuids
 
 GOLDEN = Path(__file__).parent / "golden"
