@@ -250,6 +250,9 @@ async def smart_timeline(request: Request) -> JSONResponse:
         return _error(400, f"{exc.args[0]} must be a string", str(exc.args[0]))
     if patient is None:
         return _error(400, "patient is required", "patient")
+    unavailable = body.get("unavailable", [])  # searches the app could not read (monitoring keys)
+    if not isinstance(unavailable, list) or not all(isinstance(u, str) for u in unavailable):
+        return _error(400, "unavailable must be a list of strings", "unavailable")
     knowledge = _knowledge(request)
     table = get_table(settings.ctcae_version)
 
@@ -269,6 +272,7 @@ async def smart_timeline(request: Request) -> JSONResponse:
             ctcae_version=settings.ctcae_version,
             grade_texts=grade_texts,
             protocols=_protocols(knowledge, drug),
+            unavailable=tuple(unavailable[:20]),
         )
     except RequestError as exc:
         return _error(exc.status_code, exc.message, exc.field)
