@@ -155,9 +155,12 @@ def monitoring_card(
         refs[review.policy.cycle_source] = None
     lines.append("Sources:")
     for ref_id in refs:
-        ref = spec.references[ref_id]
-        mark = "" if ref.verified else " (not confirmed)"
-        lines.append(f"- {ref.citation}{mark} <{ref.url}>")
+        cited = spec.references.get(ref_id)
+        if cited is None:  # the built-in default window of a file without [monitoring_policy]
+            lines.append("- Local policy: toxhooks' default window (no source in the knowledge file).")
+            continue
+        mark = "" if cited.verified else " (not confirmed)"
+        lines.append(f"- {cited.citation}{mark} <{cited.url}>")
     lines.append(f"\nKnowledge: {spec.drug} {spec.version}.")
     actionable = [*pre, *overdue, *due]
     suggestions = None

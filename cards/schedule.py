@@ -99,16 +99,24 @@ class Course:
         """Calendar date of therapy day `day` (after the walked horizon: no further interruption)."""
         if day < len(self.days):
             return self.days[day]
+        return self._last_walked + timedelta(days=day - len(self.days) + 1)
+
+    @property
+    def _last_walked(self) -> date:
+        """The last calendar day walked: a given day, or the end of a pause still running today."""
         last = self.days[-1] if self.days else self.start - timedelta(days=1)
-        return last + timedelta(days=day - len(self.days) + 1)
+        if self.paused and self.paused[-1][1] > last:
+            return self.paused[-1][1]
+        return last
 
     def day_of(self, when: date) -> int:
         """Therapy day reached on a calendar date (a paused date counts as the day it waits for)."""
         if when < self.start:
             return (when - self.start).days
+        if when > self._last_walked:
+            return len(self.days) - 1 + (when - self._last_walked).days
         if not self.days or when > self.days[-1]:
-            last = self.days[-1] if self.days else self.start - timedelta(days=1)
-            return len(self.days) - 1 + (when - last).days
+            return len(self.days)  # inside a pause still running: waiting for the next day
         index = bisect_right(self.days, when) - 1
         return index if index >= 0 and self.days[index] == when else index + 1
 

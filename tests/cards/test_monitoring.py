@@ -6,6 +6,7 @@ from dataclasses import replace
 from datetime import timedelta
 
 from cards.monitoring import review_monitoring
+from cards.monitoring_card import monitoring_card
 from cards.schedule import build_course, scheduled_days
 from terminology.model import Assessment, LabResult, MedicationOrder, PatientFacts
 from tests.cards.builders import NOW, days_ago, facts, lab, order, request
@@ -220,3 +221,22 @@ def test_baseline_may_be_drawn_two_weeks_before_the_first_dose() -> None:
     too_old = replace(facts(labs=labs_on(20), medications=(start,)), assessments=(eye_exam(12),))
     [card] = monitoring_cards("patient-view", too_old)
     assert "ALT" in card.card.summary
+
+
+def test_a_pause_still_running_keeps_the_next_dates_ahead() -> None:
+    # Cycle 1 given days 0-20, planned break, then no order yet: cycle 2 waits, it is not in the past.
+    c1 = replace(on_record(35, end=days_ago(15)), status="completed")
+    course = build_course([c1], today=TODAY, cycle_days=28, days_on=21)
+    assert course is not None and course.paused == ((days_ago(7).date(), TODAY),)
+    assert course.day_of(TODAY) == 28
+    assert course.date_of(28) == TODAY + timedelta(days=1)
+
+
+def test_a_file_without_monitoring_policy_uses_the_default_window_labelled_local_policy() -> None:
+    bare = spec("alectinib").model_copy(update={"monitoring_policy": None})
+    start = order("alectinib", 600, 2, ident="alec", draft=False, status="active", start=days_ago(20))
+    review = review_monitoring(bare, facts(labs=labs_on(21)), now=NOW, orders=(start,))
+    assert review is not None and review.policy.window.local_policy
+    card = monitoring_card(review, replace(knowledge().drugs["alectinib"], spec=bare))
+    assert card is not None and "(local policy)" in (card.card.detail or "")
+    assert "overdue ALT, AST, bilirubin" in card.card.summary
