@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date
 
 from cards.actions import service_request
@@ -36,6 +36,15 @@ def _line(state: ItemState, what: str) -> str:
     text = f"- {_name(state)}: {o.scheduled.label}, due {o.due.isoformat()}"
     text += f" (counts {o.opens.isoformat()} to {o.closes.isoformat()})"
     return text + (f"; {what}" if what else "")
+
+
+def _lines(states: Sequence[ItemState], what: Callable[[ItemState], str]) -> list[str]:
+    """One bullet per group of tests with the same scheduled day and history (narrow panels)."""
+    groups: dict[str, list[ItemState]] = {}
+    for state in states:
+        key = _line(state, what(state)).split(": ", 1)[1]
+        groups.setdefault(key, []).append(state)
+    return [f"- {_names(group)}: {rest}" for rest, group in groups.items()]
 
 
 def _history(state: ItemState) -> str:
@@ -115,20 +124,20 @@ def monitoring_card(
         first = pre[0].occurrence
         assert first is not None
         lines.append(f"Missing before cycle {first.scheduled.cycle} (this order starts it):")
-        lines += [
-            _line(s, f"last result {s.last_result.isoformat()}" if s.last_result else "no result on record")
-            for s in pre
-        ]
+        lines += _lines(
+            pre,
+            lambda s: f"last result {s.last_result.isoformat()}" if s.last_result else "no result on record",
+        )
     if overdue:
         lines.append("Overdue:")
-        lines += [_line(s, _history(s)) for s in overdue]
+        lines += _lines(overdue, _history)
     if due:
         lines.append("Due now or soon:")
-        lines += [_line(s, "window open now" if s.state == "due" else "") for s in due]
+        lines += _lines(due, lambda s: "window open now" if s.state == "due" else "")
     if unknown:
         keys = sorted({k for s in unknown for k in s.missing_data})
         lines.append(f"Could not be checked ({', '.join(keys)} could not be obtained; not called overdue):")
-        lines += [_line(s, "check the record") for s in unknown]
+        lines += _lines(unknown, lambda s: "check the record")
     lines.append("")
     notes = dict.fromkeys(s.item.note for s in (*pre, *overdue, *due, *unknown) if s.item.note)
     if notes:
@@ -228,4 +237,9 @@ def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard])
     )
     kept = [c for c in cards if c.decision != "monitor"]
     card = monitoring_card(review, knowledge, request.links.smart_launch_url) if review else None
-    return kept + ([card] if card is not None else [])
+    # One card per therapy: drafts of both parts of a co-pack are two subjects of one schedule.
+    once = ("monitoring-card", subject.drug)
+    if card is None or ctx.memo.get(once):
+        return kept
+    ctx.memo[once] = True
+    return [*kept, card]

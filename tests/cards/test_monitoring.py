@@ -240,3 +240,11 @@ def test_a_file_without_monitoring_policy_uses_the_default_window_labelled_local
     card = monitoring_card(review, replace(knowledge().drugs["alectinib"], spec=bare))
     assert card is not None and "(local policy)" in (card.card.detail or "")
     assert "overdue ALT, AST, bilirubin" in card.card.summary
+
+
+def test_two_drafts_of_one_regimen_get_one_monitoring_card() -> None:
+    c1 = on_record(28, end=days_ago(8))
+    patient = replace(facts(labs=labs_on(29, 14), medications=(c1,)), assessments=(eye_exam(30),))
+    first = order(AVD, 200, 2, ident="avutometinib", start=NOW)
+    second = order(AVD, 200, 2, ident="defactinib", start=NOW)
+    assert len(monitoring_cards("order-sign", patient, first, second)) == 1
