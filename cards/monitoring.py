@@ -30,8 +30,6 @@ State = Literal["overdue", "due", "soon", "unknown", "ok"]
 DEFAULT_POLICY = MonitoringPolicy(
     window=MonitoringWindow(before_days=2, after_days=2, source="local-policy", local_policy=True)
 )
-# A baseline (therapy day 0) may be drawn in the fortnight before the first dose (local policy).
-BASELINE_BEFORE_DAYS = 14
 # The prefetch keys (service/services/*.toml) that carry each kind of evidence: when one could not
 # be obtained, an assessment not found there is "could not be checked", never "overdue".
 _KEYS = {
@@ -169,7 +167,9 @@ def _occurrences(
     dated = []
     for scheduled in plan:
         due = course.date_of(scheduled.day)
-        before = max(window.before_days, BASELINE_BEFORE_DAYS) if scheduled.day == 0 else window.before_days
+        before = (
+            max(window.before_days, window.baseline_before_days) if scheduled.day == 0 else window.before_days
+        )
         dated.append((scheduled, due, due - timedelta(days=before), due + timedelta(days=window.after_days)))
     out: list[Occurrence] = []
     for index, (scheduled, due, opens, closes) in enumerate(dated):

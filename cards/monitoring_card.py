@@ -155,7 +155,7 @@ def monitoring_card(
     kind = " (local policy)" if window.local_policy else ""
     lines.append(
         f"A result counts from {window.before_days} days before to {window.after_days} days after a "
-        f"scheduled day{kind}; a baseline from 14 days before the first dose."
+        f"scheduled day{kind}; a baseline from {window.baseline_before_days} days before the first dose."
     )
     lines.append("")
     refs = dict.fromkeys(s.item.source for s in (*pre, *overdue, *due, *unknown))

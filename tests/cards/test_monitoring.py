@@ -248,3 +248,12 @@ def test_two_drafts_of_one_regimen_get_one_monitoring_card() -> None:
     first = order(AVD, 200, 2, ident="avutometinib", start=NOW)
     second = order(AVD, 200, 2, ident="defactinib", start=NOW)
     assert len(monitoring_cards("order-sign", patient, first, second)) == 1
+
+
+def test_an_eye_exam_up_to_four_weeks_before_the_start_is_the_baseline() -> None:
+    start = on_record(5)
+    patient = replace(facts(labs=labs_on(6), medications=(start,)), assessments=(eye_exam(25),))
+    assert monitoring_cards("patient-view", patient) == []
+    patient = replace(patient, assessments=(eye_exam(40),))
+    [card] = monitoring_cards("patient-view", patient)
+    assert "overdue eye exam" in card.card.summary
