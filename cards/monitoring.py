@@ -167,9 +167,11 @@ def _occurrences(
     dated = []
     for scheduled in plan:
         due = course.date_of(scheduled.day)
-        before = (
-            max(window.before_days, window.baseline_before_days) if scheduled.day == 0 else window.before_days
-        )
+        before = window.before_days
+        if scheduled.cycle is not None and window.pre_cycle_before_days is not None:
+            before = window.pre_cycle_before_days
+        if scheduled.day == 0:
+            before = max(before, window.baseline_before_days)
         dated.append((scheduled, due, due - timedelta(days=before), due + timedelta(days=window.after_days)))
     out: list[Occurrence] = []
     for index, (scheduled, due, opens, closes) in enumerate(dated):

@@ -153,9 +153,15 @@ def monitoring_card(
         )
     window = review.policy.window
     kind = " (local policy)" if window.local_policy else ""
+    cycle_start = (
+        ""
+        if window.pre_cycle_before_days is None
+        else f", before a cycle from {window.pre_cycle_before_days}"
+    )
     lines.append(
         f"A result counts from {window.before_days} days before to {window.after_days} days after a "
-        f"scheduled day{kind}; a baseline from {window.baseline_before_days} days before the first dose."
+        f"scheduled day{cycle_start}; a baseline from {window.baseline_before_days} days before the first"
+        f" dose{kind}."
     )
     lines.append("")
     refs = dict.fromkeys(s.item.source for s in (*pre, *overdue, *due, *unknown))

@@ -161,6 +161,7 @@ class MonitoringWindow(_Strict):
     before_days: int = Field(default=2, ge=0)
     after_days: int = Field(default=2, ge=0)
     baseline_before_days: int = Field(default=14, ge=0)  # a baseline (day 0) may be this much earlier
+    pre_cycle_before_days: int | None = Field(default=None, ge=0)  # "before cycle N": None = before_days
     source: str  # reference id
     local_policy: bool = False  # True: a local choice, not a published number (cards say so)
 

@@ -148,7 +148,8 @@ def test_a_late_result_still_counts_as_done() -> None:
     review = _review(patient, (start,))
     day15 = [o for o in review.occurrences if o.scheduled.label == "cycle 1 day 15"]
     assert {o.status for o in day15} == {"late"}
-    assert monitoring_cards("patient-view", patient) == []
+    cards = monitoring_cards("patient-view", patient)  # at most the pre-cycle-2 tests coming up
+    assert all("overdue" not in c.card.summary for c in cards)
 
 
 def test_due_soon_is_info_with_the_window_as_period() -> None:
@@ -257,3 +258,14 @@ def test_an_eye_exam_up_to_four_weeks_before_the_start_is_the_baseline() -> None
     patient = replace(patient, assessments=(eye_exam(40),))
     [card] = monitoring_cards("patient-view", patient)
     assert "overdue eye exam" in card.card.summary
+
+
+def test_pre_cycle_labs_may_be_drawn_three_days_before_the_cycle() -> None:
+    c1 = on_record(28, end=days_ago(8))
+    draft = order(AVD, 200, 2, ident="c2", start=NOW)
+    exams = (eye_exam(30), eye_exam(6))  # pre-cycle eye exam: from 7 days before
+    patient = replace(facts(labs=labs_on(29, 14, 3), medications=(c1,)), assessments=exams)
+    assert monitoring_cards("order-sign", patient, draft) == []
+    patient = replace(facts(labs=labs_on(29, 14, 4), medications=(c1,)), assessments=exams)
+    [card] = monitoring_cards("order-sign", patient, draft)
+    assert card.card.indicator == "warning" and "missing before cycle 2: ALT" in card.card.summary
