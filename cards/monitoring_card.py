@@ -50,6 +50,8 @@ def _lines(states: Sequence[ItemState], what: Callable[[ItemState], str]) -> lis
 def _history(state: ItemState) -> str:
     """What is on record for an overdue item: the occurrences missed before, the last result."""
     parts = [f"missed {o.scheduled.label} ({o.due.isoformat()})" for o in state.missed]
+    if len(parts) > 2:  # a long run reads better as a count
+        parts = [f"{len(parts)} earlier scheduled tests missed since {state.missed[0].due.isoformat()}"]
     parts.append(
         f"last result {state.last_result.isoformat()}" if state.last_result else "no result on record"
     )
