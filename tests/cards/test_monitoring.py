@@ -269,3 +269,12 @@ def test_pre_cycle_labs_may_be_drawn_three_days_before_the_cycle() -> None:
     patient = replace(facts(labs=labs_on(29, 14, 4), medications=(c1,)), assessments=exams)
     [card] = monitoring_cards("order-sign", patient, draft)
     assert card.card.indicator == "warning" and "missing before cycle 2: ALT" in card.card.summary
+
+
+def test_alectinib_first_order_asks_for_baseline_liver_tests_unless_on_record() -> None:
+    draft = order("alectinib", 600, 2, ident="alec", start=days_ago(-1))
+    [card] = monitoring_cards("order-select", facts(), draft)
+    assert card.card.indicator == "info" and "due ALT, AST, bilirubin" in card.card.summary
+    assert "CPK" not in card.card.summary  # CPK starts at week 2
+    recent = labs_on(5, analytes=("alt", "ast", "bilirubin"))
+    assert monitoring_cards("order-select", facts(labs=recent), draft) == []
