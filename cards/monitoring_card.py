@@ -189,7 +189,9 @@ def monitoring_card(
     rule_id = f"{spec.drug}.monitoring"
     links = None
     if smart_url:
-        context = json.dumps({"patient": review.patient_id, "drug": spec.drug, "rule": rule_id})
+        context = json.dumps(
+            {"patient": review.patient_id, "drug": spec.drug, "rule": SCHEDULE_RULE.format(spec.drug)}
+        )
         links = (Link(label="Toxicity timeline", url=smart_url, type="smart", appContext=context),)
     card = Card(
         summary=_summary(spec.title, overdue, pre, due, unknown),

@@ -278,3 +278,12 @@ def test_alectinib_first_order_asks_for_baseline_liver_tests_unless_on_record() 
     assert "CPK" not in card.card.summary  # CPK starts at week 2
     recent = labs_on(5, analytes=("alt", "ast", "bilirubin"))
     assert monitoring_cards("order-select", facts(labs=recent), draft) == []
+
+
+def test_the_card_links_to_the_timeline_of_its_rule() -> None:
+    start = on_record(17)
+    patient = replace(facts(labs=labs_on(18), medications=(start,)), assessments=(eye_exam(18),))
+    cards = run(request("patient-view", patient, smart="https://t/smart/launch"), monitoring=True)
+    [card] = [c for c in cards if c.decision == "monitor"]
+    [link] = card.card.links or ()
+    assert link.type == "smart" and f'"rule": "{card.rule_ids[0]}"' in (link.appContext or "")
