@@ -171,10 +171,11 @@ def service_request(
     display: str,
     loinc: str | None,
     snomed: str | None,
-    dates: Sequence[date],
+    dates: Sequence[date] = (),
     note: str | None = None,
+    period: tuple[date, date] | None = None,
 ) -> Action:
-    """Create a ServiceRequest (LOINC or SNOMED coded when confirmed) with its occurrence dates."""
+    """Create a ServiceRequest (LOINC or SNOMED coded when confirmed) with its occurrence dates or period."""
     code: dict[str, Any] = {"text": display}
     codings = []
     if loinc:
@@ -190,7 +191,9 @@ def service_request(
         "subject": {"reference": f"Patient/{patient_id}"},
         "code": code,
     }
-    if len(dates) == 1:
+    if period is not None:
+        resource["occurrencePeriod"] = {"start": period[0].isoformat(), "end": period[1].isoformat()}
+    elif len(dates) == 1:
         resource["occurrenceDateTime"] = dates[0].isoformat()
     elif dates:
         resource["occurrenceTiming"] = {"event": [d.isoformat() for d in dates]}

@@ -11,6 +11,7 @@ from cards.dosing import describe, reduce_from, reference_order
 from cards.findings import CATEGORY, Finding, Plan, severity
 from cards.loader import DrugKnowledge, KnowledgeBase
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
+from cards.monitoring_card import follow_up
 from cards.render import render, render_missing
 from terminology.model import EventSource, GradedEvent, MedicationOrder
 
@@ -161,5 +162,5 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
                 lab_events=lab_events,
                 memo=memo,
             )
-            cards += _evaluate_subject(item, ctx)
+            cards += follow_up(item, ctx, _evaluate_subject(item, ctx))
     return EvaluationResult(cards=tuple(cards))

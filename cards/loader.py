@@ -14,6 +14,7 @@ from pydantic import ValidationError
 
 from cards.conditions import Condition, ConditionError, analytes_of, compile_condition
 from cards.errors import KnowledgeError
+from cards.monitoring import lab_analytes
 from cards.schema import Identity, KnowledgeFile, RuleSpec
 from terminology.model import DrugIdentity
 
@@ -89,6 +90,7 @@ class KnowledgeBase:
         for item in self.drugs.values():
             for rule in item.spec.rules:
                 found |= analytes_of(rule.when)
+            found |= lab_analytes(item.spec)  # monitoring reads its labs too
         return frozenset(found)
 
     def classes(self) -> dict[str, frozenset[str]]:

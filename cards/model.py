@@ -110,6 +110,9 @@ class EvaluationRequest:
     draft_orders: tuple[MedicationOrder, ...] = ()  # order-select / order-sign draftOrders
     selections: tuple[str, ...] = ()  # order-select: references of the selected drafts
     unavailable: tuple[str, ...] = ()  # data that could not be obtained (prefetch keys, queries)
+    # Data only the monitoring check reads (exams, questionnaires) that could not be obtained:
+    # told on the monitoring card only, not on every card.
+    monitoring_unavailable: tuple[str, ...] = ()
     links: AppLinks = field(default_factory=AppLinks)
 
 

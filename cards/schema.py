@@ -11,13 +11,18 @@ __all__ = [
     "DECISIONS",
     "ChangeEntry",
     "CoMedication",
+    "CycleTiming",
+    "DayTiming",
     "DesensitizationProtocol",
     "DesensitizationStep",
     "DoseLadder",
     "DoseLevel",
     "Identity",
     "KnowledgeFile",
+    "MonitoringEvidence",
     "MonitoringItem",
+    "MonitoringPolicy",
+    "MonitoringWindow",
     "ProphylaxisItem",
     "Reference",
     "RegimenStep",
@@ -135,19 +140,75 @@ class RuleSpec(_Strict):
     refer: tuple[str, ...] = ()  # ids of [[referrals]] to offer as a ServiceRequest
 
 
+class CycleTiming(_Strict):
+    """Day `cycle_day` of the listed cycles and/or of every `every` cycles from `from_cycle` (open-ended)."""
+
+    cycle_day: int = Field(default=1, ge=1)  # 1 = before the cycle (its first day)
+    cycles: tuple[int, ...] = ()  # these cycles (1-based)
+    every: int | None = Field(default=None, gt=0)  # and every `every` cycles from `from_cycle` on
+    from_cycle: int = Field(default=1, ge=1)
+    until_cycle: int | None = None  # None: for as long as therapy continues
+
+
+class DayTiming(_Strict):
+    """Every `every_days` days from `from_day` (day 0 = first dose) until `until_day` (None: no end)."""
+
+    every_days: int = Field(gt=0)
+    from_day: int = Field(default=0, ge=0)
+    until_day: int | None = None
+
+
+class MonitoringWindow(_Strict):
+    """How far before and after a scheduled day a result still counts for it."""
+
+    before_days: int = Field(default=2, ge=0)
+    after_days: int = Field(default=2, ge=0)
+    baseline_before_days: int = Field(default=14, ge=0)  # a baseline (day 0) may be this much earlier
+    pre_cycle_before_days: int | None = Field(default=None, ge=0)  # "before cycle N": None = before_days
+    source: str  # reference id
+    local_policy: bool = False  # True: a local choice, not a published number (cards say so)
+
+
+class MonitoringPolicy(_Strict):
+    """File-wide monitoring settings: the result window, the 'due soon' horizon and the cycle."""
+
+    window: MonitoringWindow
+    due_soon_days: int = Field(default=3, ge=0)  # product setting: how far ahead "due soon" looks
+    cycle_days: int | None = Field(default=None, gt=0)
+    days_on: int | None = Field(default=None, gt=0)  # treatment days per cycle; the rest is a planned break
+    cycle_source: str | None = None  # reference id of the cycle length and pattern
+
+
+class MonitoringEvidence(_Strict):
+    """What counts as the assessment being done, besides a lab result of `lab`."""
+
+    lab: str | None = None  # terminology analyte id, e.g. "alt"
+    # Procedure / DiagnosticReport / Observation codes ((system, code)) and name fragments.
+    codes: tuple[tuple[str, str], ...] = ()
+    names: tuple[str, ...] = ()
+    # Resource kinds searched for codes and names: "procedure", "diagnostic-report", "observation".
+    kinds: tuple[Literal["procedure", "diagnostic-report", "observation"], ...] = ()
+    soc: tuple[str, ...] = ()  # a clinician-recorded CTCAE grade of a term of these SOCs counts
+
+
 class MonitoringItem(_Strict):
     """A test or exam to schedule, with its timing relative to the therapy start."""
 
     id: str
     display: str
+    short: str | None = None  # name on cards, e.g. "ALT"
     loinc: str | None = None
     snomed: str | None = None
     code_verified: bool = True  # an unverified code is not sent; the order carries text only
     # Timing: days after the therapy start (day 0 = first dose) and/or cycle-based timing.
     days: tuple[int, ...] = ()
-    cycle_days: int | None = None  # cycle length for cycle-based timing
+    repeat: tuple[DayTiming, ...] = ()
+    cycle_days: int | None = None  # cycle length for cycle-based timing (else the policy's)
     cycles: tuple[int, ...] = ()  # before these cycles (day 1 of the cycle, 1-based)
     cycle_day15_of: tuple[int, ...] = ()  # on day 15 of these cycles
+    cycle_timing: tuple[CycleTiming, ...] = ()
+    evidence: MonitoringEvidence | None = None  # None: a lab result of the analyte `id`
+    window: MonitoringWindow | None = None  # None: the policy's window
     note: str | None = None
     source: str
 
@@ -243,6 +304,7 @@ class KnowledgeFile(_Strict):
     references: dict[str, Reference] = Field(min_length=1)
     rules: tuple[RuleSpec, ...] = ()
     monitoring: tuple[MonitoringItem, ...] = ()
+    monitoring_policy: MonitoringPolicy | None = None
     prophylaxis: tuple[ProphylaxisItem, ...] = ()
     referrals: tuple[ReferralItem, ...] = ()
     desensitization: tuple[DesensitizationProtocol, ...] = ()
@@ -260,6 +322,15 @@ class KnowledgeFile(_Strict):
             cited.append(("starting_regimen.source", self.starting_regimen.source))
         cited += [(f"rules.{i}.source", r.source) for i, r in enumerate(self.rules)]
         cited += [(f"monitoring.{i}.source", m.source) for i, m in enumerate(self.monitoring)]
+        cited += [
+            (f"monitoring.{i}.window.source", m.window.source)
+            for i, m in enumerate(self.monitoring)
+            if m.window is not None
+        ]
+        if self.monitoring_policy is not None:
+            cited.append(("monitoring_policy.window.source", self.monitoring_policy.window.source))
+            if self.monitoring_policy.cycle_source:
+                cited.append(("monitoring_policy.cycle_source", self.monitoring_policy.cycle_source))
         cited += [(f"prophylaxis.{i}.source", p.source) for i, p in enumerate(self.prophylaxis)]
         cited += [(f"desensitization.{i}.source", d.source) for i, d in enumerate(self.desensitization)]
         cited += [(f"referrals.{i}.source", r.source) for i, r in enumerate(self.referrals)]

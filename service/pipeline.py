@@ -15,7 +15,7 @@ from cards.model import AppLinks, Card, EvaluationRequest, EvaluationResult, Ren
 from service.catalog import ServiceDefinition
 from service.conformance import conform_card
 from service.errors import PreconditionFailed
-from service.prefetch import PrefetchItem, unique
+from service.prefetch import MONITORING_KEYS, PrefetchItem, unique
 from service.protocol import HookCall
 from terminology.facts import build_facts
 from terminology.loinc import loinc_codes
@@ -345,6 +345,8 @@ def run_pipeline(
     drafts, problems = _read_drafts(call, drugs, medications)
     unresolved = missing_medication_references(call, medications, history=gathered.resources)
     unavailable = (*gathered.unavailable, *unresolved)
+    monitoring_only = tuple(u for u in unavailable if u.split(" ")[0] in MONITORING_KEYS)
+    unavailable = tuple(u for u in unavailable if u not in monitoring_only)
     ours: list[Mapping[str, Any]] = []
     for resource in gathered.resources:
         owner = other_patient(resource, call.patient_id)
@@ -370,6 +372,7 @@ def run_pipeline(
         draft_orders=drafts,
         selections=call.selections,
         unavailable=unavailable,
+        monitoring_unavailable=monitoring_only,
         links=links or AppLinks(),
     )
     result: EvaluationResult = evaluate(request, knowledge)

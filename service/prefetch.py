@@ -10,6 +10,7 @@ from typing import Any
 from urllib.parse import quote
 
 __all__ = [
+    "MONITORING_KEYS",
     "KeyState",
     "PrefetchItem",
     "assess_prefetch",
@@ -19,6 +20,11 @@ __all__ = [
     "render_query",
     "unique",
 ]
+
+# Prefetch keys only the monitoring check reads (service/services/*.toml): exams in Procedure and
+# DiagnosticReport, questionnaires in survey Observations. When one cannot be obtained the
+# monitoring card says so for the assessments concerned; other cards are not affected.
+MONITORING_KEYS = frozenset({"procedures", "diagnosticReports", "assessments"})
 
 _TOKEN = re.compile(r"\{\{\s*([A-Za-z0-9_.]+)\s*\}\}")
 _USER_TOKENS = {

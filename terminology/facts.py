@@ -6,6 +6,7 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from terminology.assessments import read_assessment
 from terminology.construct import positional_constructor
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
@@ -228,6 +229,13 @@ def build_facts(
     if aki is not None:
         conditions.append(aki)
 
+    assessments = [
+        found
+        for kind in ("Procedure", "DiagnosticReport", "Observation")
+        for _, resource in by_type.get(kind, ())
+        if (found := read_assessment(resource)) is not None
+    ]
+    assessments.sort(key=lambda a: a.effective or _EARLIEST)
     return PatientFacts(
         ctcae_version=ctcae_version,
         timelines=build_timelines(events),
@@ -235,4 +243,5 @@ def build_facts(
         conditions=tuple(conditions),
         medications=orders,
         exclusions=tuple(exclusions),
+        assessments=tuple(assessments),
     )

@@ -9,6 +9,7 @@ from enum import StrEnum
 from typing import Any, Literal
 
 __all__ = [
+    "Assessment",
     "CtcaeVersion",
     "Dose",
     "DrugIdentity",
@@ -249,6 +250,17 @@ class HistoryCondition:
     terms: tuple[str, ...] = ()  # CTCAE terms of the same concept (a coded ILD: "Pneumonitis")
 
 
+@dataclass(frozen=True, slots=True)
+class Assessment:
+    """A performed exam or assessment (Procedure, DiagnosticReport, survey/exam Observation)."""
+
+    resource: str  # "Procedure/12"
+    kind: Literal["procedure", "diagnostic-report", "observation"]
+    effective: datetime | None
+    codes: tuple[tuple[str, str], ...] = ()  # (system, code)
+    texts: tuple[str, ...] = ()  # code text and displays, as received
+
+
 @dataclass(frozen=True)
 class PatientFacts:
     """Everything terminology learnt about one patient, ready for the rule engine."""
@@ -259,6 +271,7 @@ class PatientFacts:
     conditions: tuple[HistoryCondition, ...] = ()
     medications: tuple[MedicationOrder, ...] = ()  # orders on record (not the drafts)
     exclusions: tuple[Exclusion, ...] = ()
+    assessments: tuple[Assessment, ...] = ()  # exams and assessments performed, oldest first
 
     def timeline(self, term: str) -> TermTimeline | None:
         """The timeline of a CTCAE term, if any event of it was seen."""

@@ -31,7 +31,7 @@ router = APIRouter()
 SMART_SCOPES = (
     "launch openid fhirUser patient/Patient.read patient/Observation.read "
     "patient/MedicationRequest.read patient/Medication.read patient/AdverseEvent.read "
-    "patient/Condition.read"
+    "patient/Condition.read patient/Procedure.read patient/DiagnosticReport.read"
 )
 _NO_STORE = {"Cache-Control": "no-store"}
 # Pages run only their own scripts; the app talks to the EHR's servers (any origin) with fetch.
@@ -250,6 +250,9 @@ async def smart_timeline(request: Request) -> JSONResponse:
         return _error(400, f"{exc.args[0]} must be a string", str(exc.args[0]))
     if patient is None:
         return _error(400, "patient is required", "patient")
+    unavailable = body.get("unavailable", [])  # searches the app could not read (monitoring keys)
+    if not isinstance(unavailable, list) or not all(isinstance(u, str) for u in unavailable):
+        return _error(400, "unavailable must be a list of strings", "unavailable")
     knowledge = _knowledge(request)
     table = get_table(settings.ctcae_version)
 
@@ -269,6 +272,7 @@ async def smart_timeline(request: Request) -> JSONResponse:
             ctcae_version=settings.ctcae_version,
             grade_texts=grade_texts,
             protocols=_protocols(knowledge, drug),
+            unavailable=tuple(unavailable[:20]),
         )
     except RequestError as exc:
         return _error(exc.status_code, exc.message, exc.field)

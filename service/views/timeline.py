@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 from enum import Enum
 from typing import Any
 
@@ -14,6 +14,7 @@ from cards.model import AppLinks, EvaluationRequest
 from service.pipeline import medications_of
 from service.views.calendar import Protocol, calendars
 from service.views.cards import display_card
+from service.views.monitoring import monitoring_schedules
 from service.views.series import GradeTexts, event_markers, lab_series
 from service.views.therapy import therapy_segments
 from terminology.facts import build_facts
@@ -25,7 +26,7 @@ def jsonable(value: Any) -> Any:
     """Dataclasses, datetimes, enums and tuples as plain JSON values."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):
         return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, datetime):
+    if isinstance(value, datetime | date):
         return value.isoformat()
     if isinstance(value, Enum):
         return value.value
@@ -48,11 +49,14 @@ def build_timeline(
     grade_texts: GradeTexts,
     protocols: Sequence[Protocol] = (),
     evaluator: Callable[[EvaluationRequest, KnowledgeBase], Any] = evaluate,
+    unavailable: Sequence[str] = (),
 ) -> dict[str, Any]:
     """Shape a patient's FHIR resources into the JSON the timeline page draws.
 
     The current recommendation is what the rule engine says at `now` for a patient-view of the
-    same data; cards about other drugs are left out when `drug` is given.
+    same data; cards about other drugs are left out when `drug` is given. `unavailable` names the
+    searches the app could not read ("procedures", "diagnosticReports"...): the monitoring
+    schedule marks the assessments they would show as not checked, never as overdue.
     """
     items = [r for r in resources if isinstance(r, Mapping)]
     facts = build_facts(
@@ -62,7 +66,12 @@ def build_timeline(
         medications=medications_of(items),
     )
     request = EvaluationRequest(
-        hook="patient-view", patient_id=patient_id, facts=facts, now=now, links=AppLinks()
+        hook="patient-view",
+        patient_id=patient_id,
+        facts=facts,
+        now=now,
+        links=AppLinks(),
+        monitoring_unavailable=tuple(unavailable),
     )
     result = evaluator(request, knowledge)
     recommendation = []
@@ -86,5 +95,8 @@ def build_timeline(
         "therapy": jsonable(therapy_segments(facts.medications)),
         "recommendation": recommendation,
         "calendars": jsonable(calendars(protocols)),
+        "monitoring": jsonable(
+            monitoring_schedules(facts, knowledge, now=now, drug=drug, unavailable=unavailable)
+        ),
         "exclusions": jsonable(facts.exclusions),
     }

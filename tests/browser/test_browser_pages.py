@@ -181,3 +181,31 @@ def test_launch_page_development_form_works_from_the_keyboard(server: str, tab: 
         assert page.locator("#events .chart").get_attribute("data-markers") == "2"
         assert page.locator("#recommendation article.card").count() >= 1
     assert tab.errors == []
+
+
+def test_timeline_shows_the_monitoring_schedule_with_done_and_overdue_marks(
+    server: str, tab: Tab, artifacts: Path
+) -> None:
+    scenario = Path(__file__).parents[1] / "scenarios" / "monitoring-avutometinib-on-time" / "request.json"
+    body = json.loads(scenario.read_text(encoding="utf-8"))
+    resources = [body["prefetch"]["patient"]]
+    for value in body["prefetch"].values():
+        if isinstance(value, dict) and value.get("resourceType") == "Bundle":
+            resources += [entry["resource"] for entry in value.get("entry", [])]
+    page = tab.page
+    with mock_fhir(resources) as fhir:
+        query = urlencode({"fhir": fhir.fhir_base, "patient": "p-3001", "drug": "avutometinib-defactinib"})
+        page.goto(f"{server}/smart/app#{query}")
+        page.wait_for_selector("body[data-ready]", timeout=TIMEOUT_MS)
+        assert page.get_attribute("body", "data-ready") == "true", page.inner_text("#status")
+        panel = page.locator(".monitoring[data-drug='avutometinib-defactinib']")
+        assert panel.count() == 1
+        # Tests on record in March are done; the schedule has run on since (real clock): overdue now.
+        assert int(panel.get_attribute("data-done") or 0) >= 10
+        assert int(panel.get_attribute("data-overdue") or 0) >= 1
+        assert panel.locator(".mark-done").count() >= 10 and panel.locator(".mark-overdue").count() >= 1
+        table = panel.locator("table.data")
+        assert "before cycle 2" in table.inner_text() and "✓ done" in table.inner_text()
+        assert "Procedure" in str(fhir.fhir_requests)  # eye exams were read
+        page.screenshot(path=str(artifacts / "timeline-monitoring.png"), full_page=True)
+    assert tab.errors == []

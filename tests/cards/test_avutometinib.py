@@ -164,9 +164,13 @@ def test_first_order_gets_monitoring_and_prophylaxis() -> None:
 
 def test_continuing_therapy_gets_no_prophylaxis() -> None:
     cards = run(
-        request("order-select", facts(labs=normal_labs(), medications=(ON_RECORD,)), order(DRUG, 200, 2))
+        request("order-select", facts(labs=normal_labs(), medications=(ON_RECORD,)), order(DRUG, 200, 2)),
+        monitoring=True,
     )
-    assert [c.decision for c in cards if c.drug == DRUG] == ["monitor"]
+    # The follow-up card (ALP and the cycle-2 eye exam are not on record) replaces the whole schedule.
+    assert [(c.decision, c.rule_ids) for c in cards if c.drug == DRUG] == [
+        ("monitor", ("avutometinib-defactinib.monitoring.schedule",))
+    ]
 
 
 def test_ocular_rules_follow_the_ctcae_version_of_the_facts() -> None:

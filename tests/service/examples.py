@@ -116,6 +116,9 @@ def full_prefetch() -> dict[str, Any]:
         "medications": bundle(),
         "conditions": None,
         "adverseEvents": bundle(),
+        "procedures": bundle(),
+        "diagnosticReports": bundle(),
+        "assessments": bundle(),
     }
 
 

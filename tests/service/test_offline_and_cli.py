@@ -14,6 +14,7 @@ from service.cli import app as cli
 from service.errors import MalformedRequest, PreconditionFailed
 from service.offline import evaluate_offline
 from service.settings import Settings
+from tests.scenarios.test_scenarios import NOW as SCENARIO_NOW
 from tests.service.conftest import MakeClient
 from tests.service.examples import hook_request
 from tests.service.fakes import FROZEN_NOW, FakeEngine, LabKnowledge
@@ -191,3 +192,12 @@ def test_serve_refuses_a_schema_revision_it_does_not_know(
     assert result.exit_code == 2
     assert "refusing to start" in result.stderr and "ffff0000" in result.stderr
     assert started == []
+
+
+def test_unobtainable_exam_data_is_told_on_the_monitoring_card_only() -> None:
+    # No data card: the missing Procedure/DiagnosticReport keys concern only the eye exam.
+    folder = Path(__file__).parents[1] / "scenarios" / "monitoring-avutometinib-eye-exam-not-obtained"
+    request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+    cards = evaluate_offline(request, now=SCENARIO_NOW)["cards"]
+    assert [c["source"]["topic"]["code"] for c in cards] == ["avutometinib-defactinib.monitoring"]
+    assert "procedures" in cards[0]["detail"] and "not called overdue" in cards[0]["detail"]

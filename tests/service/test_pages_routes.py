@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ from fastapi import FastAPI
 from service.routes.pages import router
 from service.settings import Settings
 from service.web import SAMPLES_DIR
+from tests.scenarios.test_scenarios import NOW as SCENARIO_NOW
 
 DRUGS = {"alectinib", "pimasertib", "avutometinib-defactinib"}
 
@@ -128,6 +131,8 @@ async def test_smart_config_names_the_client_and_dev_mode() -> None:
         ({"resources": []}, "patient"),
         ({"patient": 5, "resources": []}, "patient"),
         ({"patient": "p", "drug": ["x"], "resources": []}, "drug"),
+        ({"patient": "p", "resources": [], "unavailable": "procedures"}, "unavailable"),
+        ({"patient": "p", "resources": [], "unavailable": [3]}, "unavailable"),
     ],
 )
 async def test_timeline_api_names_the_bad_field(client: httpx.AsyncClient, body: Any, field: str) -> None:
@@ -160,3 +165,34 @@ async def test_timeline_api_shapes_a_sample_patient(client: httpx.AsyncClient) -
     assert max(point["grade"] for point in ck["points"]) == 4
     assert [segment["state"] for segment in view["therapy"]] == ["stopped", "hold"]
     assert view["calendars"] and all(c["protocol"]["source"] for c in view["calendars"])
+
+
+async def test_timeline_api_shows_the_monitoring_schedule_with_marks() -> None:
+    app = _app(dev=True)
+    app.state.toxhooks = SimpleNamespace(clock=lambda: SCENARIO_NOW)  # the scenario's frozen clock
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://127.0.0.1") as client:
+        await _monitoring_schedule_checks(client)
+
+
+async def _monitoring_schedule_checks(client: httpx.AsyncClient) -> None:
+    folder = Path(__file__).parents[1] / "scenarios" / "monitoring-avutometinib-overdue-one-test"
+    request = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+    keys = ("labs", "medications", "procedures")
+    resources = [e["resource"] for key in keys for e in request["prefetch"][key]["entry"]]
+    body = {"patient": "p-3001", "drug": "avutometinib-defactinib", "resources": resources}
+    reply = await client.post("/smart/api/timeline", json=body)
+    assert reply.status_code == 200
+    [schedule] = reply.json()["monitoring"]
+    assert schedule["drug"] == "avutometinib-defactinib" and schedule["start"] == "2026-02-09"
+    marks = {(r["item"], r["label"]): r["mark"] for r in schedule["rows"] if r["due"] <= "2026-03-09"}
+    assert marks[("alt", "before cycle 2")] == "done" and marks[("ophthalmic-exam", "baseline")] == "done"
+    assert marks[("ck", "before cycle 2")] == "overdue"
+    # The app could not read DiagnosticReports: eye exams it cannot see are "not checked", not overdue.
+    without_exams = [r for r in resources if r["resourceType"] != "Procedure"]
+    reply = await client.post(
+        "/smart/api/timeline", json={**body, "resources": without_exams, "unavailable": ["procedures"]}
+    )
+    [schedule] = reply.json()["monitoring"]
+    eye = [r["mark"] for r in schedule["rows"] if r["item"] == "ophthalmic-exam" and r["due"] <= "2026-03-16"]
+    assert eye and set(eye) == {"not checked (data not obtained)"}

@@ -323,3 +323,30 @@ async def test_history_medication_in_the_bundle_is_not_fetched_and_missing_one_i
     assert response.status_code == 200
     assert fake_engine.requests[0].unavailable == ("Medication/med-gone",)
     assert "Medication/med-gone" in response.json()["cards"][-1]["detail"]
+
+
+async def test_exam_records_are_fetched_and_a_failure_concerns_monitoring_only(
+    make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, seen: list[Mapping[str, Any]]
+) -> None:
+    prefetch = full_prefetch()
+    del prefetch["procedures"], prefetch["diagnosticReports"]
+    exam = {
+        "resourceType": "Procedure",
+        "id": "eye-1",
+        "status": "completed",
+        "subject": {"reference": f"Patient/{PATIENT}"},
+        "code": {"text": "Ophthalmic examination"},
+        "performedDateTime": "2026-03-01",
+    }
+    procedures = fhir.get("/Procedure").mock(return_value=httpx.Response(200, json=bundle(exam)))
+    fhir.get("/DiagnosticReport").mock(return_value=httpx.Response(500))
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view", prefetch=prefetch, fhir_server=True))
+    assert response.status_code == 200
+    query = procedures.calls.last.request.url
+    assert query.params["patient"] == PATIENT and query.params["date"].startswith("ge")
+    assert ids(seen, "Procedure") == ["eye-1"]
+    request = fake_engine.requests[0]
+    assert request.unavailable == ()  # no data card for the other checks
+    assert request.monitoring_unavailable == ("diagnosticReports",)
+    assert all("diagnosticReports" not in c.get("detail", "") for c in response.json()["cards"])

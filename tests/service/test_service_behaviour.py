@@ -2,19 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import os
 import uuid
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 from sqlalchemy import select, text
 
+from cards.loader import load_knowledge
 from service.auth import Principal
 from service.dedupe import MemoryShownCards, RedisShownCards
 from service.errors import AuthenticationFailed
 from service.settings import Settings
 from service.storage.tables import issued_cards
+from tests.scenarios.test_scenarios import NOW
 from tests.service.conftest import MakeClient
 from tests.service.examples import PATIENT, draft_order, hook_request
 from tests.service.fakes import FakeEngine
@@ -245,6 +249,9 @@ async def test_discovery_lists_each_hook_with_prefetch_and_version(make_client: 
             "medications",
             "conditions",
             "adverseEvents",
+            "procedures",
+            "diagnosticReports",
+            "assessments",
         }
         assert "code=http://loinc.org|2157-6" in prefetch["labs"] and "date=ge2025-03-14" in prefetch["labs"]
         # Every status: stopped orders matter (first start, desensitization gaps, prior therapy).
@@ -269,3 +276,22 @@ async def test_app_start_up_refuses_an_unknown_schema_revision(svc_settings: Set
             pass
     await app.state.toxhooks.client.aclose()
     await app.state.toxhooks.engine.dispose()
+
+
+async def test_monitoring_warning_shown_at_order_select_is_not_repeated_at_sign(
+    make_client: MakeClient,
+) -> None:
+    folder = Path(__file__).parents[1] / "scenarios" / "monitoring-avutometinib-cycle-2-order"
+    body = json.loads((folder / "request.json").read_text(encoding="utf-8"))
+    client = await make_client(knowledge=load_knowledge(Settings().knowledge_dir), clock=lambda: NOW)
+    selected = await client.post(SELECT, json=body)
+    assert any("missing before cycle 2" in s for s in summaries(selected))
+    sign = {
+        **body,
+        "hook": "order-sign",
+        "context": {k: v for k, v in body["context"].items() if k != "selections"},
+    }
+    signed = await client.post(SIGN, json=sign)
+    assert not any("schedule monitoring" in s for s in summaries(signed))
+    fresh = await make_client(knowledge=load_knowledge(Settings().knowledge_dir), clock=lambda: NOW)
+    assert any("missing before cycle 2" in s for s in summaries(await fresh.post(SIGN, json=sign)))

@@ -63,7 +63,7 @@
     return response.json();
   }
 
-  async function search(ctx, relative, notes) {
+  async function search(ctx, relative, notes, failed, key) {
     const base = ctx.fhirBase.replace(/\/+$/, "");
     let url = `${base}/${relative}`;
     const found = [];
@@ -73,6 +73,7 @@
         bundle = await fhirGet(ctx, url);
       } catch (err) {
         notes.push(`${relative.split("?")[0]} could not be read (${err.message}).`);
+        if (failed && key) failed.push(key);
         return found;
       }
       for (const entry of bundle.entry || []) if (entry.resource) found.push(entry.resource);
@@ -85,9 +86,13 @@
 
   async function gather(ctx, notes) {
     const id = encodeURIComponent(ctx.patient);
+    const failed = []; // searches that could not be read: the schedule says "not checked" for what they hold
     const [patient, ...lists] = await Promise.all([
       fhirGet(ctx, `${ctx.fhirBase.replace(/\/+$/, "")}/Patient/${id}`).catch(() => null),
-      search(ctx, `Observation?patient=${id}&_count=200`, notes),
+      search(ctx, `Observation?patient=${id}&_count=200`, notes, failed, "assessments"),
+      // Exams done (eye exams, skin exams) for the monitoring schedule.
+      search(ctx, `Procedure?patient=${id}&_count=200`, notes, failed, "procedures"),
+      search(ctx, `DiagnosticReport?patient=${id}&_count=200`, notes, failed, "diagnosticReports"),
       search(ctx, `MedicationRequest?patient=${id}&_include=MedicationRequest:medication&_count=200`, notes),
       search(ctx, `AdverseEvent?subject=Patient/${id}&_count=200`, notes),
       search(ctx, `Condition?patient=${id}&_count=200`, notes),
@@ -100,7 +105,7 @@
       seen.add(key);
       resources.push(r);
     }
-    return { patient, resources };
+    return { patient, resources, unavailable: failed };
   }
 
   function patientName(patient) {
@@ -130,8 +135,8 @@
     return Math.max(320, (node.clientWidth || 800) - 8);
   }
 
-  function tableOf(caption, headers, rows) {
-    return el("details", {}, [
+  function tableOf(caption, headers, rows, open = false) {
+    return el("details", { open }, [
       el("summary", { text: `Data table: ${caption}` }),
       el("table", { className: "data" }, [
         el("caption", { text: caption }),
@@ -336,6 +341,54 @@
     });
   }
 
+  // Monitoring schedule: one row per scheduled test with a mark in words and a symbol (never colour
+  // alone), and a strip of the same marks on a time axis.
+  const MARK_SYMBOLS = { done: "✓", late: "✓", missed: "✗", overdue: "✗", due: "●", soon: "○", planned: "·", unknown: "?" };
+  const MARK_COLOURS = { done: "#009E73", late: "#56B4E9", missed: "#D55E00", overdue: "#D55E00", due: "#E69F00", soon: "#E69F00", planned: "#999999", unknown: "#000000" };
+
+  function drawMonitoring(schedules, host, now) {
+    schedules.forEach((schedule) => {
+      const panel = el("div", { className: "monitoring", "data-drug": schedule.drug });
+      panel.appendChild(el("h3", { text: `${schedule.title}: from ${fmtDate(schedule.start)}` }));
+      const paused = schedule.paused.map(([a, b]) => `${a} to ${b}`).join(", ");
+      panel.appendChild(el("p", { className: "muted", text: `A result counts from ${schedule.window} a scheduled day.` +
+        (paused ? ` Interrupted ${paused}: later dates moved.` : "") }));
+      const counts = {};
+      schedule.rows.forEach((r) => { counts[r.status] = (counts[r.status] || 0) + 1; });
+      panel.setAttribute("data-overdue", String((counts.overdue || 0)));
+      panel.setAttribute("data-done", String((counts.done || 0) + (counts.late || 0)));
+      const items = [...new Set(schedule.rows.map((r) => r.display))];
+      const strip = el("div", { className: "strip", role: "img",
+        "aria-label": `${schedule.title} monitoring: ` + Object.entries(counts).map(([k, v]) => `${v} ${k}`).join(", ") });
+      const rows = schedule.rows;
+      if (rows.length) {
+        const lo = toSeconds(rows[0].due), hi = Math.max(toSeconds(rows[rows.length - 1].due), now);
+        const span = Math.max(hi - lo, DAY);
+        items.forEach((name) => {
+          const lane = el("div", { className: "lane" }, [el("span", { className: "lane-name", text: name })]);
+          const track = el("span", { className: "track" });
+          rows.filter((r) => r.display === name).forEach((r) => {
+            const mark = el("span", { className: `mark mark-${r.status}`, title: `${r.label}, due ${r.due}: ${r.mark}`,
+              text: MARK_SYMBOLS[r.status] || "?" });
+            mark.style.left = `${((toSeconds(r.due) - lo) / span) * 100}%`;
+            mark.style.color = MARK_COLOURS[r.status] || "#000";
+            track.appendChild(mark);
+          });
+          const today = el("span", { className: "today", title: "today" });
+          today.style.left = `${((now - lo) / span) * 100}%`;
+          track.appendChild(today);
+          lane.appendChild(track);
+          strip.appendChild(lane);
+        });
+      }
+      panel.appendChild(strip);
+      panel.appendChild(tableOf(`${schedule.title}: monitoring schedule`, ["Test", "Scheduled", "Due", "Counts from", "Counts to", "Status", "Result"],
+        rows.map((r) => [r.display, r.label, r.due, r.opens, r.closes, `${MARK_SYMBOLS[r.status] || ""} ${r.mark}`,
+          r.result ? `${r.result} (${r.result_date})` : null]), true));
+      host.appendChild(panel);
+    });
+  }
+
   function drawLegend() {
     $("grade-legend").replaceChildren(...[1, 2, 3, 4].map((g) => el("span", {}, [
       el("span", { className: "swatch", style: `background:${GRADE_COLOURS[g]}` }), document.createTextNode(`Grade ${g}`)])));
@@ -357,6 +410,7 @@
     drawEvents(view.events, range, $("events"));
     drawTherapy(view.therapy, range, $("therapy"), now);
     if (view.calendars.length) { $("calendar-section").hidden = false; drawCalendars(view.calendars, $("calendars")); }
+    if ((view.monitoring || []).length) { $("monitoring-section").hidden = false; drawMonitoring(view.monitoring, $("monitoring"), now); }
     const allNotes = notes.concat(view.exclusions.map((x) => `${x.resource}: ${x.reason}`));
     if (allNotes.length) { $("notes-section").hidden = false; allNotes.forEach((n) => $("notes").appendChild(el("li", { text: n }))); }
   }
@@ -370,13 +424,13 @@
       notes.push("The card named another patient than the EHR's launch context: the EHR's patient is shown.");
     }
     $("status").textContent = "Reading the patient's record…";
-    const { patient, resources } = await gather(ctx, notes);
+    const { patient, resources, unavailable } = await gather(ctx, notes);
     $("patient-name").textContent = patientName(patient) ? `— ${patientName(patient)}` : "";
     $("context").textContent = `Patient ${ctx.patient}${ctx.drug ? " · drug " + ctx.drug : ""}${ctx.rule ? " · rule " + ctx.rule : ""} · ${ctx.mode}`;
     $("status").textContent = "Grading…";
     const response = await fetch("/smart/api/timeline", {
       method: "POST", headers: { "Content-Type": "application/json" },
-      body: JSON.stringify({ patient: ctx.patient, drug: ctx.drug, rule: ctx.rule, resources }),
+      body: JSON.stringify({ patient: ctx.patient, drug: ctx.drug, rule: ctx.rule, resources, unavailable }),
     });
     const view = await response.json();
     if (!response.ok) throw new Error(`toxhooks could not shape the data: ${view.error || response.status}`);

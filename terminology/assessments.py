@@ -1,0 +1,68 @@
+"""Read performed exams and assessments (Procedure, DiagnosticReport, survey/exam Observations)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any, Literal
+
+from terminology.fhir import as_list, as_map, as_str, codings, parse_datetime, reference_of
+from terminology.model import Assessment
+
+__all__ = ["read_assessment"]
+
+_DONE = {
+    "Procedure": frozenset({"completed"}),
+    "DiagnosticReport": frozenset({"final", "amended", "corrected", "appended", "preliminary"}),
+    "Observation": frozenset({"final", "amended", "corrected", "preliminary"}),
+}
+_KINDS: dict[str, Literal["procedure", "diagnostic-report", "observation"]] = {
+    "Procedure": "procedure",
+    "DiagnosticReport": "diagnostic-report",
+    "Observation": "observation",
+}
+# Observation categories that hold assessments rather than lab values.
+_ASSESSMENT_CATEGORIES = frozenset({"survey", "exam", "procedure"})
+
+
+def _moment(resource: Mapping[str, Any], *names: str) -> datetime | None:
+    for name in names:
+        value = resource.get(name)
+        if isinstance(value, Mapping):
+            found = parse_datetime(value.get("start")) or parse_datetime(value.get("end"))
+        else:
+            found = parse_datetime(value)
+        if found is not None:
+            return found
+    return None
+
+
+def read_assessment(resource: Mapping[str, Any]) -> Assessment | None:
+    """The assessment a resource records, or None (not done, not an assessment, no date)."""
+    kind = as_str(resource.get("resourceType")) or ""
+    if kind not in _KINDS or (as_str(resource.get("status")) or "") not in _DONE[kind]:
+        return None
+    if kind == "Observation":
+        categories = {
+            code for category in as_list(resource.get("category")) for _, code, _ in codings(category)
+        }
+        if not categories & _ASSESSMENT_CATEGORIES:
+            return None
+    if kind == "Procedure":
+        effective = _moment(resource, "performedDateTime", "performedPeriod")
+    else:
+        effective = _moment(resource, "effectiveDateTime", "effectivePeriod", "issued")
+    if effective is None:
+        return None  # an exam with no date cannot satisfy a scheduled day
+    concept = as_map(resource.get("code"))
+    found = list(codings(concept))
+    codes = tuple((system, code) for system, code, _ in found if system and code)
+    texts = [t for t in (as_str(concept.get("text")),) if t]
+    texts += [display for _, _, display in found if display]
+    return Assessment(
+        resource=reference_of(resource),
+        kind=_KINDS[kind],
+        effective=effective,
+        codes=codes,
+        texts=tuple(dict.fromkeys(texts)),
+    )
