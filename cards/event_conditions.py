@@ -196,7 +196,10 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
                         date=fmt_date(event.effective),
                     )
                     return Outcome(recorded == wanted, rows=(row,))
-        return Outcome(None, checks=(ask,))
+        assumed = ctx.assume.get(name)  # a branch being evaluated under uncertainty
+        if assumed is not None:
+            return Outcome(assumed == wanted)
+        return Outcome(None, checks=(ask,), open=(name,))
 
     return run
 

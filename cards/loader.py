@@ -27,6 +27,7 @@ class CompiledRule:
 
     spec: RuleSpec
     condition: Condition
+    recovery: Condition | None = None  # when an episode the rule opened is over (rule.recovery)
 
 
 @dataclass(frozen=True)
@@ -84,7 +85,7 @@ class KnowledgeBase:
         found: set[str] = set()
         for item in self.drugs.values():
             for rule in item.spec.rules:
-                found |= analytes_of(rule.when)
+                found |= analytes_of(rule.when) | analytes_of(rule.recovery or {})
         return frozenset(found)
 
     def classes(self) -> dict[str, frozenset[str]]:
@@ -113,7 +114,8 @@ def load_file(path: Path) -> DrugKnowledge:
     rules = []
     for index, rule in enumerate(spec.rules):
         try:
-            rules.append(CompiledRule(rule, compile_condition(rule.when, f"rules.{index}.when")))
+            recovery = compile_condition(rule.recovery, f"rules.{index}.recovery") if rule.recovery else None
+            rules.append(CompiledRule(rule, compile_condition(rule.when, f"rules.{index}.when"), recovery))
         except ConditionError as exc:
             raise KnowledgeError(f"{path}: {exc} (rule {rule.id})") from None
     return DrugKnowledge(spec=spec, rules=tuple(rules), path=path)

@@ -109,7 +109,10 @@ def test_hy_law_pattern_with_unknown_cholestasis_asks_instead_of_picking() -> No
     assert card.card.indicator == "warning"
     detail = card.card.detail or ""
     assert "that cholestasis is excluded" in detail and "that hemolysis is excluded" in detail
-    assert not card.card.suggestions
+    # Each branch's action is offered as an alternative, never pre-selected.
+    (choice,) = card.card.suggestions or ()
+    assert choice.label == "If no cholestasis, no hemolysis: discontinue permanently"
+    assert not choice.isRecommended and card.card.selectionBehavior == "at-most-one"
 
 
 def test_hy_law_pattern_without_cholestasis_discontinues() -> None:
