@@ -17,10 +17,13 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
+from cards.conditions import analytes_of
 from cards.context import Context, Outcome, Subject, align
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
+from cards.event_conditions import event_row
 from cards.findings import Alternative, Finding, Plan, protectiveness
+from cards.lab_conditions import latest_rows
 from cards.loader import CompiledRule, DrugKnowledge, KnowledgeBase
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.render import render, render_missing
@@ -149,16 +152,22 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     else:
         return None
     later = moments[index + 1 :]
-    if not later:
-        return None  # nothing recorded since: the rule itself judges the (out-of-date) value
+    # Only a later value that answers the rule's own question (it no longer fires) makes an
+    # episode; when nothing later decides it (out of date, missing), the rule itself says so.
+    if not any(rule.condition(_as_of(ctx, m)).value is False for m in later):
+        return None
     if any(rule.recovery(_as_of(ctx, m)).value is True for m in later):
         return None
     current = rule.recovery(ctx)
     if current.value is True:
         return None
+    timelines = ctx.request.facts.timelines
+    now_rows = latest_rows(ctx, sorted(analytes_of(rule.spec.when))) + tuple(
+        event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
+    )
     outcome = Outcome(
         True,
-        rows=opened.rows + current.rows,
+        rows=tuple(dict.fromkeys(opened.rows + now_rows + current.rows)),
         missing=current.missing,
         checks=current.checks,
         grades=opened.grades,

@@ -11,7 +11,7 @@ from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, ratio
 from terminology.model import LabResult
 
-__all__ = ["lab_condition"]
+__all__ = ["lab_condition", "latest_rows"]
 
 
 def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
@@ -33,6 +33,13 @@ def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     if row is None:
         row = ctx.memo[key] = _build_row(ctx, lab, of)
     return row
+
+
+def latest_rows(ctx: Context, analytes: Sequence[str]) -> tuple[Row, ...]:
+    """Evidence rows of the latest value of each analyte (what a withhold continues on)."""
+    return tuple(
+        _lab_row(ctx, series[-1], "uln") for a in analytes if (series := ctx.request.facts.labs.get(a))
+    )
 
 
 def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:

@@ -48,19 +48,20 @@ def _indicator(plan: Plan, grade: int | None) -> str:
     return info(decision).indicator
 
 
-def _event(plan: Plan, grade: int | None) -> str:
+def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
     """The summary's event: label, grade, and for an open episode when and what is still missing."""
     lead = plan.lead
     text = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
     if plan.fired and lead.basis == "episode":
-        text += f" on {fmt_date(lead.since)}, not yet {lead.rule.spec.until or 'recovered'}"
+        until = lead.rule.spec.until if lead.rule.spec.until and not short else "recovered"
+        text += f" on {fmt_date(lead.since)}, not yet {until}"
     return text
 
 
-def _summary(plan: Plan, grade: int | None) -> str:
+def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
     lead = plan.lead
     title = plan.knowledge.spec.title
-    event = _event(plan, grade)
+    event = _event(plan, grade, short)
     words = phrase(plan.decision)
     if plan.decision == "check":
         words = f"check before deciding ({phrase(lead.decision)} if confirmed)"
@@ -73,7 +74,7 @@ def _summary(plan: Plan, grade: int | None) -> str:
     elif plan.alternatives:
         first = plan.alternatives[0]
         text = f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}"
-        return text if len(text) < 140 else text[:136].rstrip() + "..."
+        return text
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
         level = describe(lead.target.dose, lead.target.per_day, unit)
@@ -84,7 +85,14 @@ def _summary(plan: Plan, grade: int | None) -> str:
         words += f" ({lead.note})"
     elif plan.decision == "withhold" and lead.rule.spec.resume == "same":
         words += ", then resume at the same dose"
-    text = f"{title}: {event}: {words}"
+    return f"{title}: {event}: {words}"
+
+
+def _summary(plan: Plan, grade: int | None) -> str:
+    """At most 139 characters: the recovery criterion is left to the detail when it does not fit."""
+    text = _summary_text(plan, grade, short=False)
+    if len(text) >= 140:
+        text = _summary_text(plan, grade, short=True)
     return text if len(text) < 140 else text[:136].rstrip() + "..."
 
 
@@ -114,7 +122,7 @@ def _finding_line(finding: Finding) -> str:
     if spec.resume:
         text += f", {_RESUME[spec.resume]}"
     if finding.basis == "episode":
-        text += f" (fired on {fmt_date(finding.since)}; not yet {spec.until or 'recovered'})"
+        text += f" (held since {fmt_date(finding.since)}: the recovery criterion is not met yet)"
     if finding.note:
         text += f" ({finding.note})"
     return text + f" (rule `{spec.id}`)"
@@ -155,7 +163,7 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         lines.append("")
     episodes = [f for f in plan.fired if f.basis == "episode" and (f.outcome.missing or f.outcome.checks)]
     if episodes:
-        lines.append("Recovery not shown yet:")
+        lines.append("Recovery not shown yet (a later value must show it):")
         lines += [f"- {m}" for f in episodes for m in (*f.outcome.missing, *f.outcome.checks)]
         lines.append("")
     checks = [c for f in plan.pending for c in f.outcome.checks] + [
