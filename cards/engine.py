@@ -15,7 +15,7 @@ import itertools
 from collections.abc import Hashable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from cards.conditions import analytes_of
 from cards.context import Context, Outcome, Subject, align
@@ -35,6 +35,7 @@ _CATEGORY_ORDER = ("management", "dose-range", "flag-dlt", "prophylaxis", "monit
 _ORDER_HOOKS = ("order-select", "order-sign")
 _MAX_OPEN = 4  # qualifiers branched on at once (2**4 branches); more are asked, not branched
 _FLOOR_DEPTH = 4  # grades lowered step by step when looking for a confirmed action
+_PERMANENT = ("discontinue", "contraindicated")
 
 
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
@@ -140,14 +141,24 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
     return replace(ctx, request=cached[0], memo=cached[1])
 
 
+def permanent(rule: CompiledRule) -> bool:
+    """A stop decision without a recovery criterion holds for good once it has fired."""
+    return rule.recovery is None and rule.spec.decision in _PERMANENT
+
+
 def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
-    """The rule fired on an earlier value and its recovery criterion has not been met since."""
-    if rule.recovery is None:
+    """The rule fired on an earlier value and its recovery criterion has not been met since.
+
+    Pending (a check) when the earlier value met the rule except for a qualifier nobody recorded.
+    """
+    if rule.recovery is None and not permanent(rule):
         return None
     moments = [m for m in _moments(ctx) if m < ctx.request.now]
     for index in range(len(moments) - 1, -1, -1):
         opened = rule.condition(_as_of(ctx, moments[index]))
-        if opened.value is True:
+        if opened.value is True or (
+            opened.value is None and opened.open and opened.trigger and not opened.missing
+        ):
             break
     else:
         return None
@@ -156,27 +167,31 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     # episode; when nothing later decides it (out of date, missing), the rule itself says so.
     if not any(rule.condition(_as_of(ctx, m)).value is False for m in later):
         return None
-    if any(rule.recovery(_as_of(ctx, m)).value is True for m in later):
-        return None
-    current = rule.recovery(ctx)
-    if current.value is True:
-        return None
+    current = Outcome(False)
+    if rule.recovery is not None:
+        if any(rule.recovery(_as_of(ctx, m)).value is True for m in later):
+            return None
+        current = rule.recovery(ctx)
+        if current.value is True:
+            return None
     timelines = ctx.request.facts.timelines
     now_rows = latest_rows(ctx, sorted(analytes_of(rule.spec.when))) + tuple(
         event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
     )
     outcome = Outcome(
-        True,
+        opened.value,
         rows=tuple(dict.fromkeys(opened.rows + now_rows + current.rows)),
         missing=current.missing,
-        checks=current.checks,
+        checks=opened.checks + current.checks,
         grades=opened.grades,
         terms=opened.terms,
         anchor=opened.anchor or moments[index],
         trigger=True,
         assumed=opened.assumed,
+        open=opened.open,
     )
-    return Finding(rule, outcome, "fired", rule.spec.decision, basis="episode", since=moments[index])
+    state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
+    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
 
 
 # ---------------------------------------------------------------- one pass over a drug's rules
@@ -208,6 +223,10 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
                     found.pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
                     found.open += outcome.open
             finding = _episode(rule, ctx)
+            if finding is not None and finding.state == "pending":
+                found.pending.append(finding)
+                found.open += finding.outcome.open
+                finding = None
         if finding is not None and (adjusted := _adjust(knowledge, finding, ctx)) is not None:
             found.fired.append(adjusted)
     found.fired += _floor(knowledge, ctx, found.fired, depth)

@@ -52,9 +52,11 @@ def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
     """The summary's event: label, grade, and for an open episode when and what is still missing."""
     lead = plan.lead
     text = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
-    if plan.fired and lead.basis == "episode":
-        until = lead.rule.spec.until if lead.rule.spec.until and not short else "recovered"
-        text += f" on {fmt_date(lead.since)}, not yet {until}"
+    if lead.basis == "episode":
+        text += f" on {fmt_date(lead.since)}"
+        if plan.fired and lead.rule.recovery is not None:
+            until = lead.rule.spec.until if lead.rule.spec.until and not short else "recovered"
+            text += f", not yet {until}"
     return text
 
 
@@ -121,7 +123,9 @@ def _finding_line(finding: Finding) -> str:
         text += f" until {spec.until}"
     if spec.resume:
         text += f", {_RESUME[spec.resume]}"
-    if finding.basis == "episode":
+    if finding.basis == "episode" and finding.rule.recovery is None:
+        text += f" (met on {fmt_date(finding.since)}: permanent, a later improvement does not lift it)"
+    elif finding.basis == "episode":
         text += f" (held since {fmt_date(finding.since)}: the recovery criterion is not met yet)"
     if finding.note:
         text += f" ({finding.note})"
@@ -170,7 +174,8 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         c for f in plan.fired for c in f.rule.spec.checks
     ]
     if plan.alternatives:
-        lines.append("Deciding check (not recorded; the action above holds whichever way it goes):")
+        shared = "the action above holds either way" if plan.fired else "no action is shared by the answers"
+        lines.append(f"Deciding check (not recorded; {shared}):")
         lines += [f"- {c}" for c in dict.fromkeys(checks)]
         lines += [f"  - if {a.when}: {_finding_line(a.finding)[2:]}" for a in plan.alternatives]
         lines.append("")

@@ -208,3 +208,43 @@ def test_an_unconfirmed_rule_never_takes_away_a_less_severe_states_action(tmp_pa
     (hold,) = card.card.suggestions or ()
     assert hold.isRecommended and (hold.actions or ())[0].resource["status"] == "on-hold"  # type: ignore[index]
     assert "`pimasertib.eye.grade-2`" in (card.card.detail or "")
+
+
+def test_a_permanent_discontinuation_is_not_lifted_by_a_later_improvement() -> None:
+    eyes = (
+        event("Blurred vision", 4, days_ago(12), ident="a"),
+        event("Blurred vision", 1, days_ago(2), ident="b"),
+    )
+    on_record = order(
+        "avutometinib-defactinib", 200, 2, ident="avd", draft=False, status="active", start=days_ago(50)
+    )
+    labs = tuple(
+        lab(a, v, u, days_ago(2), ident=a)
+        for a, v, u in (("alt", 20, 40), ("ast", 20, 40), ("bilirubin", 0.5, 1.2), ("ck", 80, 200))
+    )
+    cards = run(request("patient-view", facts(events=eyes, labs=labs, medications=(on_record,))))
+    card = only(cards, "avutometinib-defactinib", "discontinue")
+    assert card.rule_ids[0] == "avutometinib-defactinib.ocular.grade-4"
+    assert action_kinds(card) == [("update", "MedicationRequest")]
+
+
+def test_an_earlier_unqualified_value_keeps_its_check_after_the_grade_improves() -> None:
+    alt = (lab("alt", 300, 40, days_ago(10), ident="alt-3"), lab("alt", 150, 40, days_ago(2), ident="alt-2"))
+    others = tuple(
+        lab(a, v, u, days_ago(2), ident=a)
+        for a, v, u in (("ast", 20, 40), ("bilirubin", 0.5, 1.2), ("ck", 80, 200))
+    )
+    events = (
+        event("Alanine aminotransferase increased", 3, days_ago(10), ident="3"),
+        event("Alanine aminotransferase increased", 2, days_ago(2), ident="2"),
+    )
+    on_record = order(
+        "avutometinib-defactinib", 200, 2, ident="avd", draft=False, status="active", start=days_ago(50)
+    )
+    card = only(
+        run(request("patient-view", facts(events=events, labs=(*alt, *others), medications=(on_record,)))),
+        "avutometinib-defactinib",
+    )
+    assert card.decision == "check" and "withhold if symptomatic" in card.card.summary
+    (branch,) = card.card.suggestions or ()
+    assert branch.label == "If symptomatic: withhold" and not branch.isRecommended
