@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cards.conditions import analytes_of
-from cards.context import Context, Outcome, Subject, align
+from cards.context import Context, Outcome, Row, Subject, align
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
 from cards.event_conditions import event_row
@@ -36,6 +36,14 @@ _ORDER_HOOKS = ("order-select", "order-sign")
 _MAX_OPEN = 4  # qualifiers branched on at once (2**4 branches); more are asked, not branched
 _FLOOR_DEPTH = 4  # grades lowered step by step when looking for a confirmed action
 _PERMANENT = ("discontinue", "contraindicated")
+# The decision a recovered episode leads to on a restart; the card words the rule's own `resume`.
+_RESUMPTION = {
+    "same": "resume-same",
+    "same-or-reduced": "resume-same",
+    "reduced": "resume-reduced",
+    "reduced-or-discontinue": "resume-reduced",
+}
+_RESUMING = ("resume-same", "resume-reduced", "desensitize")
 
 
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
@@ -167,17 +175,16 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     # episode; when nothing later decides it (out of date, missing), the rule itself says so.
     if not any(rule.condition(_as_of(ctx, m)).value is False for m in later):
         return None
-    current = Outcome(False)
-    if rule.recovery is not None:
-        if any(rule.recovery(_as_of(ctx, m)).value is True for m in later):
-            return None
-        current = rule.recovery(ctx)
-        if current.value is True:
-            return None
     timelines = ctx.request.facts.timelines
     now_rows = latest_rows(ctx, sorted(analytes_of(rule.spec.when))) + tuple(
         event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
     )
+    current = Outcome(False)
+    if rule.recovery is not None:
+        recovered = any(rule.recovery(_as_of(ctx, m)).value is True for m in later)
+        current = rule.recovery(ctx)
+        if recovered or current.value is True:
+            return _resumed(rule, ctx, opened, now_rows, moments[index])
     outcome = Outcome(
         opened.value,
         rows=tuple(dict.fromkeys(opened.rows + now_rows + current.rows)),
@@ -192,6 +199,25 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     )
     state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
     return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
+
+
+def _resumed(
+    rule: CompiledRule, ctx: Context, opened: Outcome, rows: tuple[Row, ...], since: datetime
+) -> Finding | None:
+    """After recovery, a restart or re-order gets the rule's own resumption (same or reduced dose)."""
+    resume = rule.spec.resume
+    if opened.value is not True or resume is None or ctx.request.hook not in _ORDER_HOOKS:
+        return None
+    outcome = Outcome(
+        True,
+        rows=tuple(dict.fromkeys(opened.rows + rows)),
+        grades=opened.grades,
+        terms=opened.terms,
+        anchor=opened.anchor or since,
+        trigger=True,
+        assumed=opened.assumed,
+    )
+    return Finding(rule, outcome, "fired", _RESUMPTION[resume], basis="resumed", since=since)
 
 
 # ---------------------------------------------------------------- one pass over a drug's rules
@@ -209,6 +235,7 @@ class _Pass:
 
 def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
     found = _Pass()
+    resumed: list[Finding] = []
     for rule in knowledge.rules:
         if ctx.request.hook not in rule.spec.hooks:
             continue
@@ -227,8 +254,16 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
                 found.pending.append(finding)
                 found.open += finding.outcome.open
                 finding = None
-        if finding is not None and (adjusted := _adjust(knowledge, finding, ctx)) is not None:
+        if finding is not None and finding.basis == "resumed":
+            resumed.append(finding)
+        elif finding is not None and (adjusted := _adjust(knowledge, finding, ctx)) is not None:
             found.fired.append(adjusted)
+    # A file's own resume rule, when one fires, says how to resume; otherwise the episode's rule does.
+    # A hold or stop that applies now makes an earlier resumption moot.
+    if not any(
+        f.rule.spec.decision in _RESUMING or rank(f.decision) >= rank("withhold") for f in found.fired
+    ):
+        found.fired += [a for f in resumed if (a := _adjust(knowledge, f, ctx)) is not None]
     found.fired += _floor(knowledge, ctx, found.fired, depth)
     return found
 

@@ -29,7 +29,8 @@ class Finding:
     target: DoseLevel | None = None  # the next dose level for reduced decisions (verified ladder)
     # "episode": the rule fired on an earlier value and its recovery criterion is not met yet;
     # "floor": the rule fires for a less severe state of this patient (an unconfirmed rule leads).
-    basis: Literal["now", "episode", "floor"] = "now"
+    # "resumed": the episode is over (recovery met) and a restart gets the rule's resumption.
+    basis: Literal["now", "episode", "floor", "resumed"] = "now"
     since: datetime | None = None  # episode: when the rule last fired
 
     @property

@@ -52,6 +52,8 @@ def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
     """The summary's event: label, grade, and for an open episode when and what is still missing."""
     lead = plan.lead
     text = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
+    if lead.basis == "resumed":
+        text += f" on {fmt_date(lead.since)}, recovered"
     if lead.basis == "episode":
         text += f" on {fmt_date(lead.since)}"
         if plan.fired and lead.rule.recovery is not None:
@@ -83,6 +85,8 @@ def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
         words = (
             f"resume at {level}" if plan.decision == "resume-reduced" else f"{words}, then resume at {level}"
         )
+    elif lead.basis == "resumed" and lead.rule.spec.resume:
+        words = _RESUME[lead.rule.spec.resume].removeprefix("then ")
     elif lead.note and plan.decision == "discontinue":
         words += f" ({lead.note})"
     elif plan.decision == "withhold" and lead.rule.spec.resume == "same":
@@ -118,6 +122,10 @@ def _table(rows: Sequence[Row]) -> list[str]:
 
 def _finding_line(finding: Finding) -> str:
     spec = finding.rule.spec
+    if finding.basis == "resumed" and spec.resume:
+        resume = _RESUME[spec.resume].removeprefix("then ")
+        since = f"met on {fmt_date(finding.since)}, recovered since ({spec.until or 'criterion met'})"
+        return f"- {spec.title}: **{resume}** ({since}) (rule `{spec.id}`)"
     text = f"- {spec.title}: **{phrase(finding.decision)}**"
     if spec.until:
         text += f" until {spec.until}"

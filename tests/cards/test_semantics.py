@@ -248,3 +248,46 @@ def test_an_earlier_unqualified_value_keeps_its_check_after_the_grade_improves()
     assert card.decision == "check" and "withhold if symptomatic" in card.card.summary
     (branch,) = card.card.suggestions or ()
     assert branch.label == "If symptomatic: withhold" and not branch.isRecommended
+
+
+def test_after_recovery_a_restart_gets_the_rules_own_resumption() -> None:
+    eyes = (
+        event("Blurred vision", 3, days_ago(12), ident="a"),
+        event("Blurred vision", 1, days_ago(2), ident="b"),
+    )
+    held = order(
+        "avutometinib-defactinib", 200, 2, ident="avd", draft=False, status="on-hold", start=days_ago(50)
+    )
+    patient = facts(events=eyes, medications=(held,))
+    card = only(
+        run(request("order-sign", patient, order("avutometinib-defactinib", 200, 2))),
+        "avutometinib-defactinib",
+        "resume-reduced",
+    )
+    assert card.rule_ids[0] == "avutometinib-defactinib.ocular.grade-3"
+    assert "recovered: resume at a reduced dose or discontinue permanently" in card.card.summary
+    # On the chart (patient-view) a recovered episode says nothing more.
+    assert not [
+        c
+        for c in run(
+            request("patient-view", facts(events=eyes, medications=(replace(held, status="active"),)))
+        )
+        if c.decision == "resume-reduced"
+    ]
+
+
+def test_a_second_life_threatening_bradycardia_counts_only_after_recovery() -> None:
+    def brady(*grades: int) -> tuple:
+        return tuple(
+            event("Sinus bradycardia", g, days_ago(20 - 6 * i), ident=str(i)) for i, g in enumerate(grades)
+        )
+
+    stopped = (("contributing-drug-stopped", True),)
+    recurrent = facts(
+        events=(*brady(4, 1)[:2], replace(brady(4, 1, 4)[2], qualifiers=stopped)), medications=(ALECTINIB,)
+    )
+    same = facts(
+        events=(*brady(4, 3)[:2], replace(brady(4, 3, 4)[2], qualifiers=stopped)), medications=(ALECTINIB,)
+    )
+    assert only(run(request("patient-view", recurrent)), "alectinib").decision == "discontinue"
+    assert only(run(request("patient-view", same)), "alectinib").decision == "withhold"
