@@ -322,9 +322,14 @@ def _branch_words(assume: dict[str, bool]) -> str:
 
 
 def _interim(
-    known: list[Finding], branches: list[tuple[dict[str, bool], _Pass]]
+    known: list[Finding],
+    branches: list[tuple[dict[str, bool], _Pass]],
+    relevant: dict[str, tuple[str, ...]],
 ) -> tuple[list[Finding], tuple[Alternative, ...]]:
-    """The action every branch shares (the interim) and what each branch decides beyond it."""
+    """The action every branch shares (the interim) and what each branch decides beyond it.
+
+    `relevant`: rule id -> the unrecorded qualifiers it waits on (a branch is worded by those).
+    """
     tops: list[tuple[dict[str, bool], Finding | None]] = []
     for assume, result in branches:
         managed = [f for f in result.fired if category(f.decision) == "management"]
@@ -342,7 +347,10 @@ def _interim(
         if top is None or rank(top.decision) <= floor:
             continue
         key = (top.rule.spec.id, top.decision)
-        grouped.setdefault(key, []).append(_branch_words(assume))
+        names = relevant.get(top.rule.spec.id) or tuple(assume)
+        words = _branch_words({k: v for k, v in assume.items() if k in names})
+        if words not in grouped.setdefault(key, []):
+            grouped[key].append(words)
         chosen.setdefault(key, top)
     alternatives = tuple(
         Alternative(when=" or ".join(grouped[key]), finding=chosen[key])
@@ -377,7 +385,10 @@ def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCa
         waiting = [f for f in base.pending if category(f.decision) == kind]
         alternatives: tuple[Alternative, ...] = ()
         if kind == "management" and branches:
-            mine, alternatives = _interim(mine, branches)
+            relevant: dict[str, tuple[str, ...]] = {}
+            for f in base.pending:
+                relevant[f.rule.spec.id] = (*relevant.get(f.rule.spec.id, ()), *f.outcome.open)
+            mine, alternatives = _interim(mine, branches, relevant)
         if kind == "management" and mine:
             # A pending finding matters only if it would be more protective than what already fired.
             top = rank(mine[0].decision)

@@ -77,8 +77,9 @@ def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
             words = f"check before deciding ({phrase(lead.decision)} if still current)"
     elif plan.alternatives:
         first = plan.alternatives[0]
-        text = f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}"
-        return text
+        other = first.finding.rule.spec.event
+        about = f" ({other})" if other != lead.rule.spec.event else ""
+        return f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}{about}"
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
         level = describe(lead.target.dose, lead.target.per_day, unit)
