@@ -78,7 +78,7 @@ def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
     elif plan.alternatives:
         first = plan.alternatives[0]
         other = first.finding.rule.spec.event
-        about = f" ({other})" if other != lead.rule.spec.event else ""
+        about = f" ({other})" if other != lead.rule.spec.event and not short else ""
         return f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}{about}"
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
