@@ -53,29 +53,56 @@ class DecisionInfo:
     indicator: str  # base indicator (withhold is raised to critical at grade >= 3)
     category: Category  # decisions of one category share one card per drug
     action: ActionKind  # what the card's automatic action does (verified rules only)
+    permanent: bool = False  # once fired, holds for good unless the rule gives a recovery criterion
+    resumes: bool = False  # a way back to the drug after an episode (resume, rechallenge)
+    choices: bool = False  # the card's suggestions are alternatives: at most one is chosen
 
 
-# name, phrase, indicator, category, action: most protective first (the order of DECISIONS).
-_TABLE: tuple[tuple[str, str, str, Category, ActionKind], ...] = (
-    ("contraindicated", "contraindicated", "critical", "management", "stop"),
-    ("discontinue", "discontinue permanently", "critical", "management", "stop"),
-    ("withhold", "withhold", "warning", "management", "hold"),
-    ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce"),
-    ("desensitize", "rechallenge only by desensitization", "warning", "management", "none"),
-    ("switch-agent", "switch agent", "warning", "management", "stop"),
-    ("dose-range", "check the dose", "warning", "dose-range", "none"),
-    ("resume-same", "resume at the same dose", "info", "management", "none"),
-    ("flag-dlt", "possible dose-limiting toxicity", "warning", "flag-dlt", "none"),
-    ("supportive-care", "continue with supportive care", "info", "management", "none"),
-    ("prophylaxis", "start prophylaxis", "info", "prophylaxis", "none"),
-    ("monitor", "schedule monitoring", "info", "monitor", "none"),
-    ("continue", "continue and monitor", "info", "management", "none"),
+# name, phrase, indicator, category, action, flags: most protective first (the order of DECISIONS).
+_TABLE: tuple[tuple[str, str, str, Category, ActionKind, frozenset[str]], ...] = (
+    (
+        "contraindicated",
+        "contraindicated",
+        "critical",
+        "management",
+        "stop",
+        frozenset({"permanent", "choices"}),
+    ),
+    ("discontinue", "discontinue permanently", "critical", "management", "stop", frozenset({"permanent"})),
+    ("withhold", "withhold", "warning", "management", "hold", frozenset()),
+    ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce", frozenset({"resumes"})),
+    (
+        "desensitize",
+        "rechallenge only by desensitization",
+        "warning",
+        "management",
+        "none",
+        frozenset({"resumes", "choices"}),
+    ),
+    ("switch-agent", "switch agent", "warning", "management", "stop", frozenset({"choices"})),
+    ("dose-range", "check the dose", "warning", "dose-range", "none", frozenset()),
+    ("resume-same", "resume at the same dose", "info", "management", "none", frozenset({"resumes"})),
+    ("flag-dlt", "possible dose-limiting toxicity", "warning", "flag-dlt", "none", frozenset()),
+    ("supportive-care", "continue with supportive care", "info", "management", "none", frozenset()),
+    ("prophylaxis", "start prophylaxis", "info", "prophylaxis", "none", frozenset()),
+    ("monitor", "schedule monitoring", "info", "monitor", "none", frozenset()),
+    ("continue", "continue and monitor", "info", "management", "none", frozenset()),
 )
 assert tuple(row[0] for row in _TABLE) == DECISIONS, "the table must list every decision, in order"
 
 _INFO: dict[str, DecisionInfo] = {
-    name: DecisionInfo(name, len(_TABLE) - i, text, indicator, cat, action)
-    for i, (name, text, indicator, cat, action) in enumerate(_TABLE)
+    name: DecisionInfo(
+        name,
+        len(_TABLE) - i,
+        text,
+        indicator,
+        cat,
+        action,
+        permanent="permanent" in flags,
+        resumes="resumes" in flags,
+        choices="choices" in flags,
+    )
+    for i, (name, text, indicator, cat, action, flags) in enumerate(_TABLE)
 }
 # Card states that are not decisions: an open question, or rules that could not be checked.
 CARD_STATES: dict[str, DecisionInfo] = {

@@ -35,7 +35,6 @@ _CATEGORY_ORDER = ("management", "dose-range", "flag-dlt", "prophylaxis", "monit
 _ORDER_HOOKS = ("order-select", "order-sign")
 _MAX_OPEN = 4  # qualifiers branched on at once (2**4 branches); more are asked, not branched
 _FLOOR_DEPTH = 4  # grades lowered step by step when looking for a confirmed action
-_PERMANENT = ("discontinue", "contraindicated")
 # The decision a recovered episode leads to on a restart; the card words the rule's own `resume`.
 _RESUMPTION = {
     "same": "resume-same",
@@ -43,7 +42,6 @@ _RESUMPTION = {
     "reduced": "resume-reduced",
     "reduced-or-discontinue": "resume-reduced",
 }
-_RESUMING = ("resume-same", "resume-reduced", "desensitize")
 
 
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
@@ -151,7 +149,7 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
 
 def permanent(rule: CompiledRule) -> bool:
     """A stop decision without a recovery criterion holds for good once it has fired."""
-    return rule.recovery is None and rule.spec.decision in _PERMANENT
+    return rule.recovery is None and info(rule.spec.decision).permanent
 
 
 def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
@@ -261,7 +259,7 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
     # A file's own resume rule, when one fires, says how to resume; otherwise the episode's rule does.
     # A hold or stop that applies now makes an earlier resumption moot.
     if not any(
-        f.rule.spec.decision in _RESUMING or rank(f.decision) >= rank("withhold") for f in found.fired
+        info(f.rule.spec.decision).resumes or rank(f.decision) >= rank("withhold") for f in found.fired
     ):
         found.fired += [a for f in resumed if (a := _adjust(knowledge, f, ctx)) is not None]
     found.fired += _floor(knowledge, ctx, found.fired, depth)

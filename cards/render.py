@@ -296,9 +296,7 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     behaviour = None
     if suggestions:
         # Protocols and alternative agents exclude each other; supportive orders combine.
-        exclusive = bool(plan.alternatives) or any(
-            f.decision in ("desensitize", "contraindicated", "switch-agent") for f in plan.fired
-        )
+        exclusive = bool(plan.alternatives) or any(info(f.decision).choices for f in plan.fired)
         behaviour = "at-most-one" if exclusive and plan.category == "management" else "any"
     card = Card(
         summary=_summary(plan, grade),

@@ -21,8 +21,6 @@ from cards.schema import DesensitizationProtocol
 
 __all__ = ["build_suggestions"]
 
-_STOP = ("contraindicated", "discontinue")
-
 
 def _drug_concept(plan: Plan) -> tuple[str | None, str]:
     """RxNorm ingredient (only when confirmed) and display for new orders of the subject drug."""
@@ -40,7 +38,7 @@ def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tupl
         return (delete_draft(order, f"Remove the draft {title} order ({order.reference})."),)
     if order.status != "active":
         return ()
-    status = "stopped" if decision in _STOP else "on-hold"
+    status = "stopped" if info(decision).action == "stop" else "on-hold"
     return (change_status(order, status, f"Set the {title} order {order.reference} to {status}."),)
 
 

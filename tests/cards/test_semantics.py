@@ -40,6 +40,8 @@ def test_the_decision_order_is_one_total_order_read_by_the_schema() -> None:
     actions = [ACTION_RANK[info(d).action] for d in managed]
     assert actions == sorted(actions, reverse=True)
     assert phrase("discontinue") == "discontinue permanently" and phrase("check") == "check before deciding"
+    assert [d for d in DECISIONS if info(d).permanent] == ["contraindicated", "discontinue"]
+    assert [d for d in DECISIONS if info(d).resumes] == ["resume-reduced", "desensitize", "resume-same"]
 
 
 # ---------------------------------------------------------------- decisions under uncertainty
