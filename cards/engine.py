@@ -179,10 +179,12 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     )
     current = Outcome(False)
     if rule.recovery is not None:
-        recovered = any(rule.recovery(_as_of(ctx, m)).value is True for m in later)
+        recovered = next((m for m in later if rule.recovery(_as_of(ctx, m)).value is True), None)
         current = rule.recovery(ctx)
-        if recovered or current.value is True:
-            return _resumed(rule, ctx, opened, now_rows, moments[index])
+        if recovered is None and current.value is True:
+            recovered = ctx.request.now
+        if recovered is not None:
+            return _resumed(rule, ctx, opened, now_rows, moments[index], recovered)
     outcome = Outcome(
         opened.value,
         rows=tuple(dict.fromkeys(opened.rows + now_rows + current.rows)),
@@ -200,12 +202,28 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
 
 
 def _resumed(
-    rule: CompiledRule, ctx: Context, opened: Outcome, rows: tuple[Row, ...], since: datetime
+    rule: CompiledRule,
+    ctx: Context,
+    opened: Outcome,
+    rows: tuple[Row, ...],
+    since: datetime,
+    recovered: datetime,
 ) -> Finding | None:
-    """After recovery, a restart or re-order gets the rule's own resumption (same or reduced dose)."""
+    """After recovery, the first restart or re-order gets the rule's own resumption."""
     resume = rule.spec.resume
     if opened.value is not True or resume is None or ctx.request.hook not in _ORDER_HOOKS:
         return None
+    now = ctx.request.now
+    restarted = [
+        m
+        for m in ctx.request.facts.medications
+        if m.drug
+        and m.drug.drug == ctx.subject.drug
+        and (when := _when(m, now)) is not None
+        and when >= recovered
+    ]
+    if restarted:
+        return None  # already resumed after the recovery: the order on record carries the decision
     outcome = Outcome(
         True,
         rows=tuple(dict.fromkeys(opened.rows + rows)),

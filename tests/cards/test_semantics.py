@@ -293,3 +293,16 @@ def test_a_second_life_threatening_bradycardia_counts_only_after_recovery() -> N
     )
     assert only(run(request("patient-view", recurrent)), "alectinib").decision == "discontinue"
     assert only(run(request("patient-view", same)), "alectinib").decision == "withhold"
+
+
+def test_the_resumption_is_asked_once_not_after_the_drug_was_already_restarted() -> None:
+    eyes = (
+        event("Blurred vision", 3, days_ago(20), ident="a"),
+        event("Blurred vision", 1, days_ago(12), ident="b"),
+    )
+    restarted = order(
+        "avutometinib-defactinib", 150, 2, ident="again", draft=False, status="active", start=days_ago(10)
+    )
+    patient = facts(events=eyes, medications=(restarted,))
+    cards = run(request("order-sign", patient, order("avutometinib-defactinib", 150, 2)))
+    assert not [c for c in cards if c.decision == "resume-reduced"]
