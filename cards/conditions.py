@@ -21,7 +21,7 @@ __all__ = ["Condition", "ConditionError", "analytes_of", "compile_condition"]
 
 _EVENT_KEYS = {"event", "soc", "any_term", "exclude", "exclude_soc", "grade", "which", "resolved_to"}
 _KEYS: dict[Callable[[Mapping[str, Any]], Condition], frozenset[str]] = {
-    event_condition: frozenset(_EVENT_KEYS | {"episodes_ge", "duration_days_gt", "suspect"}),
+    event_condition: frozenset(_EVENT_KEYS | {"episodes_ge", "until_le", "duration_days_gt", "suspect"}),
     lab_condition: frozenset({"lab", "of", "which", "episodes_ge", "until_le", "unit", *COMPARATORS}),
     qualifier_condition: frozenset({"qualifier", "event", "is", "ask"}),
     medication_condition: frozenset({"medication", "where"}),

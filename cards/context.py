@@ -58,6 +58,8 @@ class Outcome:
     # Values judged against toxhooks' default reference range (the lab sent none): unconfirmed, so
     # the card says so and offers no automatic order change.
     assumed: tuple[str, ...] = ()
+    # Qualifiers nobody recorded that the result depends on (their names): the branches to evaluate.
+    open: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -83,3 +85,5 @@ class Context:
     # Values derived from the request alone (lab multiples, evidence rows), computed once per
     # evaluation: one request runs many rules over the same lab series. Shared across subjects.
     memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
+    # A branch under uncertainty: values assumed for qualifiers nobody recorded (name -> value).
+    assume: Mapping[str, bool] = field(default_factory=dict)

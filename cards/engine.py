@@ -1,24 +1,48 @@
-"""The rule engine: EvaluationRequest -> EvaluationResult, pure and deterministic (clock injected)."""
+"""The rule engine: EvaluationRequest -> EvaluationResult, pure and deterministic (clock injected).
+
+Semantics (docs/knowledge.md, "How rules combine into decisions"):
+- decisions are totally ordered by protectiveness (cards.decisions); a card leads with the most
+  protective one, and an unconfirmed rule never takes away the order change that a confirmed rule
+  gives this patient, or a less severe state of this patient (the "floor");
+- a rule that fired on an earlier value holds while its recovery criterion is not met (episodes);
+- a rule waiting on a qualifier nobody recorded is evaluated in every branch: the card carries the
+  action every branch shares, and each branch's further action as an alternative.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+import itertools
+from collections.abc import Hashable, Iterator
+from dataclasses import dataclass, field, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from cards.context import Context, Subject, align
+from cards.conditions import analytes_of
+from cards.context import Context, Outcome, Row, Subject, align
+from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
-from cards.findings import CATEGORY, Finding, Plan, severity
-from cards.loader import DrugKnowledge, KnowledgeBase
+from cards.event_conditions import event_row
+from cards.findings import Alternative, Finding, Plan, protectiveness
+from cards.lab_conditions import latest_rows
+from cards.loader import CompiledRule, DrugKnowledge, KnowledgeBase
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.render import render, render_missing
-from terminology.model import EventSource, GradedEvent, MedicationOrder
+from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
 
 __all__ = ["evaluate"]
 
 _CATEGORY_ORDER = ("management", "dose-range", "flag-dlt", "prophylaxis", "monitor")
 _ORDER_HOOKS = ("order-select", "order-sign")
+_MAX_OPEN = 4  # qualifiers branched on at once (2**4 branches); more are asked, not branched
+_FLOOR_DEPTH = 4  # grades lowered step by step when looking for a confirmed action
+# The decision a recovered episode leads to on a restart; the card words the rule's own `resume`.
+_RESUMPTION = {
+    "same": "resume-same",
+    "same-or-reduced": "resume-same",
+    "reduced": "resume-reduced",
+    "reduced-or-discontinue": "resume-reduced",
+}
 
 
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
@@ -65,12 +89,10 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     basis = before.dose if before is not None else ctx.subject.order.dose
     step = reduce_from(ladder, basis)
     if step is None:
-        why = basis.problem or "ordered dose not readable"
-        return Finding(finding.rule, finding.outcome, finding.state, finding.decision, why)
+        return replace(finding, note=basis.problem or "ordered dose not readable")
     if step.target is None:
         lowest = describe(ladder.levels[-1].dose, ladder.levels[-1].per_day, ladder.unit)
-        note = f"already at the lowest dose level, {lowest}"
-        return Finding(finding.rule, finding.outcome, finding.state, "discontinue", note)
+        return replace(finding, decision="discontinue", note=f"already at the lowest dose level, {lowest}")
     target = step.target
     ordered = ctx.subject.order.dose
     if (
@@ -83,50 +105,326 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     note = f"{describe(target.dose, target.per_day, ladder.unit)}, next level below {step.reference}"
     if not ordered.understood and ordered.problem:  # the draft's own dose is named, never used as mg
         note += f"; the draft's {ordered.problem}"
-    return Finding(finding.rule, finding.outcome, finding.state, finding.decision, note, target)
+    return replace(finding, note=note, target=target)
 
 
-def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCard]:
-    fired: list[Finding] = []
-    pending: list[Finding] = []
-    missing: list[str] = []
+# ---------------------------------------------------------------- the patient as of an earlier time
+
+
+def _moments(ctx: Context) -> tuple[datetime, ...]:
+    """Distinct times of recorded values (events and labs) up to now, oldest first (memoised)."""
+    key = ("moments",)
+    found: tuple[datetime, ...] | None = ctx.memo.get(key)
+    if found is None:
+        now = ctx.request.now
+        facts = ctx.request.facts
+        times = {align(e.effective, now) for t in facts.timelines.values() for e in t.events if e.effective}
+        times |= {align(v.effective, now) for s in facts.labs.values() for v in s if v.effective}
+        found = ctx.memo[key] = tuple(sorted(t for t in times if t <= now))
+    return found
+
+
+def _as_of(ctx: Context, moment: datetime) -> Context:
+    """The same subject seen at `moment`: only values recorded by then, `now` = moment."""
+    key = ("as-of", moment)
+    cached: tuple[EvaluationRequest, dict[Hashable, Any]] | None = ctx.memo.get(key)
+    if cached is None:
+        request = ctx.request
+        facts = request.facts
+
+        def seen(when: datetime | None) -> bool:
+            return when is None or align(when, moment) <= moment
+
+        timelines = {
+            term: TermTimeline(term, events)
+            for term, timeline in facts.timelines.items()
+            if (events := tuple(e for e in timeline.events if seen(e.effective)))
+        }
+        labs = {
+            analyte: values
+            for analyte, series in facts.labs.items()
+            if (values := tuple(v for v in series if seen(v.effective)))
+        }
+        past = replace(request, now=moment, facts=replace(facts, timelines=timelines, labs=labs))
+        cached = ctx.memo[key] = (past, {})
+    return replace(ctx, request=cached[0], memo=cached[1])
+
+
+def permanent(rule: CompiledRule) -> bool:
+    """A stop decision without a recovery criterion holds for good once it has fired."""
+    return rule.recovery is None and info(rule.spec.decision).permanent
+
+
+def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
+    """The rule fired on an earlier value and its recovery criterion has not been met since.
+
+    Pending (a check) when the earlier value met the rule except for a qualifier nobody recorded.
+    """
+    if rule.recovery is None and not permanent(rule):
+        return None
+    moments = [m for m in _moments(ctx) if m < ctx.request.now]
+    for index in range(len(moments) - 1, -1, -1):
+        opened = rule.condition(_as_of(ctx, moments[index]))
+        if opened.value is True or (
+            opened.value is None and opened.open and opened.trigger and not opened.missing
+        ):
+            break
+    else:
+        return None
+    later = moments[index + 1 :]
+    # Only a later value that answers the rule's own question (it no longer fires) makes an
+    # episode; when nothing later decides it (out of date, missing), the rule itself says so.
+    if not any(rule.condition(_as_of(ctx, m)).value is False for m in later):
+        return None
+    timelines = ctx.request.facts.timelines
+    now_rows = latest_rows(ctx, sorted(analytes_of(rule.spec.when))) + tuple(
+        event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
+    )
+    current = Outcome(False)
+    if rule.recovery is not None:
+        recovered = next((m for m in later if rule.recovery(_as_of(ctx, m)).value is True), None)
+        current = rule.recovery(ctx)
+        if recovered is None and current.value is True:
+            recovered = ctx.request.now
+        if recovered is not None:
+            return _resumed(rule, ctx, opened, now_rows, moments[index], recovered)
+    outcome = Outcome(
+        opened.value,
+        rows=tuple(dict.fromkeys(opened.rows + now_rows + current.rows)),
+        missing=current.missing,
+        checks=opened.checks + current.checks,
+        grades=opened.grades,
+        terms=opened.terms,
+        anchor=opened.anchor or moments[index],
+        trigger=True,
+        assumed=opened.assumed,
+        open=opened.open,
+    )
+    state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
+    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
+
+
+def _resumed(
+    rule: CompiledRule,
+    ctx: Context,
+    opened: Outcome,
+    rows: tuple[Row, ...],
+    since: datetime,
+    recovered: datetime,
+) -> Finding | None:
+    """After recovery, the first restart or re-order gets the rule's own resumption."""
+    resume = rule.spec.resume
+    if opened.value is not True or resume is None or ctx.request.hook not in _ORDER_HOOKS:
+        return None
+    now = ctx.request.now
+    restarted = [
+        m
+        for m in ctx.request.facts.medications
+        if m.drug
+        and m.drug.drug == ctx.subject.drug
+        and (when := _when(m, now)) is not None
+        and when >= recovered
+    ]
+    if restarted:
+        return None  # already resumed after the recovery: the order on record carries the decision
+    outcome = Outcome(
+        True,
+        rows=tuple(dict.fromkeys(opened.rows + rows)),
+        grades=opened.grades,
+        terms=opened.terms,
+        anchor=opened.anchor or since,
+        trigger=True,
+        assumed=opened.assumed,
+    )
+    return Finding(rule, outcome, "fired", _RESUMPTION[resume], basis="resumed", since=since)
+
+
+# ---------------------------------------------------------------- one pass over a drug's rules
+
+
+@dataclass
+class _Pass:
+    """The findings of one evaluation of a drug's rules."""
+
+    fired: list[Finding] = field(default_factory=list)
+    pending: list[Finding] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    open: list[str] = field(default_factory=list)  # unrecorded qualifiers a pending rule waits on
+
+
+def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
+    found = _Pass()
+    resumed: list[Finding] = []
     for rule in knowledge.rules:
         if ctx.request.hook not in rule.spec.hooks:
             continue
         outcome = rule.condition(ctx)
+        finding: Finding | None = None
         if outcome.value is True:
-            adjusted = _adjust(knowledge, Finding(rule, outcome, "fired", rule.spec.decision), ctx)
-            if adjusted is not None:
-                fired.append(adjusted)
-        elif outcome.value is None:
-            missing += outcome.missing
-            if outcome.trigger:  # an abnormal part of the condition is met: say what is left to check
-                pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
-    missing = list(dict.fromkeys(missing))
+            finding = Finding(rule, outcome, "fired", rule.spec.decision)
+        else:
+            if outcome.value is None:
+                found.missing += outcome.missing
+                if outcome.trigger:  # an abnormal part of the condition is met: say what is left to check
+                    found.pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
+                    found.open += outcome.open
+            finding = _episode(rule, ctx)
+            if finding is not None and finding.state == "pending":
+                found.pending.append(finding)
+                found.open += finding.outcome.open
+                finding = None
+        if finding is not None and finding.basis == "resumed":
+            resumed.append(finding)
+        elif finding is not None and (adjusted := _adjust(knowledge, finding, ctx)) is not None:
+            found.fired.append(adjusted)
+    # A file's own resume rule, when one fires, says how to resume; otherwise the episode's rule does.
+    # A hold or stop that applies now makes an earlier resumption moot.
+    if not any(
+        info(f.rule.spec.decision).resumes or rank(f.decision) >= rank("withhold") for f in found.fired
+    ):
+        found.fired += [a for f in resumed if (a := _adjust(knowledge, f, ctx)) is not None]
+    found.fired += _floor(knowledge, ctx, found.fired, depth)
+    return found
+
+
+# ---------------------------------------------------------------- never weaker than a less severe state
+
+
+def _less_severe(ctx: Context) -> Iterator[tuple[str, int, Context]]:
+    """The patient with one clinician-recorded grade of one term one step lower (term, grade, context)."""
+    facts = ctx.request.facts
+    for term, timeline in sorted(facts.timelines.items()):
+        grades = sorted({e.grade for e in timeline.events if e.source != EventSource.LAB and e.grade >= 2})
+        for grade in grades:
+
+            def lower(event: GradedEvent, grade: int = grade) -> GradedEvent:
+                keep = event.source == EventSource.LAB or event.grade != grade
+                return event if keep else replace(event, grade=grade - 1)
+
+            lowered = TermTimeline(term, tuple(lower(e) for e in timeline.events))
+            past = replace(ctx.request, facts=replace(facts, timelines={**facts.timelines, term: lowered}))
+            yield term, grade, replace(ctx, request=past, memo={})
+
+
+def _floor(knowledge: DrugKnowledge, ctx: Context, fired: list[Finding], depth: int) -> list[Finding]:
+    """When an unconfirmed rule leads, the confirmed order change a less severe state would get."""
+    managed = [f for f in fired if category(f.decision) == "management"]
+    if not managed or depth >= _FLOOR_DEPTH:
+        return []
+    lead = max(managed, key=protectiveness)
+    if lead.rule.spec.verified or any(f.actionable and info(f.decision).action != "none" for f in managed):
+        return []
+    best: tuple[Finding, str, int] | None = None
+    for term, grade, lowered in _less_severe(ctx):
+        for finding in _run(knowledge, lowered, depth + 1).fired:
+            if category(finding.decision) != "management" or not finding.actionable:
+                continue
+            if info(finding.decision).action == "none":
+                continue
+            if best is None or protectiveness(finding) > protectiveness(best[0]):
+                best = (finding, term, grade)
+    if best is None:
+        return []
+    finding, term, grade = best
+    note = f"as for {term.lower()} grade {grade - 1}, which this patient exceeds"
+    outcome = Outcome(True, grades=lead.outcome.grades, terms=lead.outcome.terms, anchor=lead.outcome.anchor)
+    return [replace(finding, outcome=outcome, basis="floor", note=note)]
+
+
+# ---------------------------------------------------------------- decisions under uncertainty
+
+
+def _branch_words(assume: dict[str, bool]) -> str:
+    return ", ".join(
+        name.replace("-", " ") if value else f"no {name.replace('-', ' ')}" for name, value in assume.items()
+    )
+
+
+def _interim(
+    known: list[Finding],
+    branches: list[tuple[dict[str, bool], _Pass]],
+    relevant: dict[str, tuple[str, ...]],
+) -> tuple[list[Finding], tuple[Alternative, ...]]:
+    """The action every branch shares (the interim) and what each branch decides beyond it.
+
+    `relevant`: rule id -> the unrecorded qualifiers it waits on (a branch is worded by those).
+    """
+    tops: list[tuple[dict[str, bool], Finding | None]] = []
+    for assume, result in branches:
+        managed = [f for f in result.fired if category(f.decision) == "management"]
+        tops.append((assume, max(managed, key=protectiveness) if managed else None))
+    shared = min(rank(top.decision) if top else 0 for _, top in tops)
+    interim = list(known)
+    known_rank = rank(known[0].decision) if known else 0
+    if shared > known_rank:  # every branch decides at least this, by different rules
+        least = min((top for _, top in tops if top is not None), key=protectiveness)
+        interim.insert(0, replace(least, note="whichever way the check is answered"))
+    floor = rank(interim[0].decision) if interim else 0
+    grouped: dict[tuple[str, str], list[str]] = {}
+    chosen: dict[tuple[str, str], Finding] = {}
+    for assume, top in tops:
+        if top is None or rank(top.decision) <= floor:
+            continue
+        key = (top.rule.spec.id, top.decision)
+        names = relevant.get(top.rule.spec.id) or tuple(assume)
+        words = _branch_words({k: v for k, v in assume.items() if k in names})
+        if words not in grouped.setdefault(key, []):
+            grouped[key].append(words)
+        chosen.setdefault(key, top)
+    alternatives = tuple(
+        Alternative(when=" or ".join(grouped[key]), finding=chosen[key])
+        for key in sorted(grouped, key=lambda k: protectiveness(chosen[k]), reverse=True)
+    )
+    return interim, alternatives
+
+
+def _branches(knowledge: DrugKnowledge, ctx: Context, base: _Pass) -> list[tuple[dict[str, bool], _Pass]]:
+    names = list(dict.fromkeys(base.open))[:_MAX_OPEN]
+    if not names:
+        return []
+    out = []
+    for values in itertools.product((False, True), repeat=len(names)):
+        assume = dict(zip(names, values, strict=True))
+        out.append((assume, _run(knowledge, replace(ctx, assume={**ctx.assume, **assume}))))
+    return out
+
+
+# ---------------------------------------------------------------- cards
+
+
+def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCard]:
+    base = _run(knowledge, ctx)
+    branches = _branches(knowledge, ctx, base)
+    missing = list(dict.fromkeys(base.missing))
     cards: list[RenderedCard] = []
-    for category in _CATEGORY_ORDER:
-        mine = tuple(
-            sorted(
-                (f for f in fired if CATEGORY[f.decision] == category), key=lambda f: -severity(f.decision)
-            )
+    for kind in _CATEGORY_ORDER:
+        mine = sorted(
+            (f for f in base.fired if category(f.decision) == kind), key=protectiveness, reverse=True
         )
-        waiting = tuple(f for f in pending if CATEGORY[f.decision] == category)
-        if category == "management" and mine:
-            # A pending finding matters only if it would be more severe than what already fired.
-            top = severity(mine[0].decision)
-            waiting = tuple(f for f in waiting if severity(f.decision) > top)
+        waiting = [f for f in base.pending if category(f.decision) == kind]
+        alternatives: tuple[Alternative, ...] = ()
+        if kind == "management" and branches:
+            relevant: dict[str, tuple[str, ...]] = {}
+            for f in base.pending:
+                relevant[f.rule.spec.id] = (*relevant.get(f.rule.spec.id, ()), *f.outcome.open)
+            mine, alternatives = _interim(mine, branches, relevant)
+        if kind == "management" and mine:
+            # A pending finding matters only if it would be more protective than what already fired.
+            top = rank(mine[0].decision)
+            waiting = [f for f in waiting if rank(f.decision) > top]
         if not mine and not waiting:
             continue
         plan = Plan(
             knowledge=knowledge,
             subject=ctx.subject,
-            category=category,
-            fired=mine,
-            pending=waiting,
-            missing=tuple(missing) if category == "management" else (),
+            category=kind,
+            fired=tuple(mine),
+            pending=tuple(waiting),
+            missing=tuple(missing) if kind == "management" else (),
+            alternatives=alternatives,
         )
         cards.append(render(plan, ctx.request))
-    has_management = any(CATEGORY.get(c.decision, "management") == "management" for c in cards)
+    has_management = any(category(c.decision) == "management" for c in cards)
     if missing and not has_management:
         plan = Plan(
             knowledge=knowledge,

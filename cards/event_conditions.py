@@ -47,6 +47,21 @@ def _check_families(terms: tuple[str, ...]) -> None:
         )
 
 
+def _occurrences(timeline: TermTimeline, low: int, recovered_le: int | None) -> int:
+    """Separate runs at grade >= low; with `recovered_le`, a run ends only at a grade <= it."""
+    if recovered_le is None:
+        return timeline.episodes(low)
+    count, inside = 0, False
+    for event in timeline.events:
+        if event.grade >= low and not inside:
+            count += 1
+        if event.grade >= low:
+            inside = True
+        elif event.grade <= recovered_le:
+            inside = False
+    return count
+
+
 def event_condition(spec: Mapping[str, Any]) -> Condition:
     """Events of CTCAE terms (or a SOC) in a grade range: current, worst or resolved; counts and duration."""
     terms = tuple(spec.get("event", ()))
@@ -57,6 +72,7 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
     which = spec.get("which", "current")
     resolved_to = spec.get("resolved_to")
     episodes = int(spec.get("episodes_ge", 1))
+    recovered_le = spec.get("until_le")  # with episodes_ge: an occurrence ends only at grade <= this
     duration = spec.get("duration_days_gt")
     suspect = bool(spec.get("suspect", False))
     if which not in ("current", "worst", "resolved"):
@@ -119,7 +135,7 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                     event = None
                 else:
                     event = max(timeline.events, key=lambda e: e.grade)
-            if event is None or timeline.episodes(low) < episodes:
+            if event is None or _occurrences(timeline, low, recovered_le) < episodes:
                 continue
             if duration is not None:
                 onset = timeline.onset(low)
@@ -215,7 +231,10 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
                 said = f"{name}: {'yes' if recorded else 'no'}"
                 row = Row(condition.resource, said, term=condition.display)
                 return Outcome(recorded == wanted, rows=(row,))
-        return Outcome(None, checks=(ask,))
+        assumed = ctx.assume.get(name)  # a branch being evaluated under uncertainty
+        if assumed is not None:
+            return Outcome(assumed == wanted)
+        return Outcome(None, checks=(ask,), open=(name,))
 
     return run
 

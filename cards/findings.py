@@ -3,37 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Literal
 
 from cards.context import Outcome, Subject
+from cards.decisions import info, rank
 from cards.loader import CompiledRule, DrugKnowledge
-from cards.schema import DECISIONS, DoseLevel
+from cards.schema import DoseLevel
 
-__all__ = ["CATEGORY", "Finding", "Plan", "severity"]
+__all__ = ["Alternative", "Finding", "Plan", "protectiveness"]
 
-# Decisions that share one card per drug (the most severe wins); the others get their own card.
-CATEGORY: dict[str, str] = {
-    "contraindicated": "management",
-    "discontinue": "management",
-    "withhold": "management",
-    "resume-reduced": "management",
-    "desensitize": "management",
-    "switch-agent": "management",
-    "resume-same": "management",
-    "supportive-care": "management",
-    "continue": "management",
-    "dose-range": "dose-range",
-    "flag-dlt": "flag-dlt",
-    "prophylaxis": "prophylaxis",
-    "monitor": "monitor",
-}
-
-
-def severity(decision: str) -> int:
-    """Higher is more severe; 'check' and 'data-missing' rank below every decision."""
-    if decision in DECISIONS:
-        return len(DECISIONS) - DECISIONS.index(decision)
-    return 0
+# Among equally protective decisions, the one that resumes more cautiously leads.
+_RESUME_RANK = {None: 0, "same": 1, "same-or-reduced": 2, "reduced": 3, "reduced-or-discontinue": 4}
 
 
 @dataclass(frozen=True)
@@ -46,6 +27,29 @@ class Finding:
     decision: str  # may differ from the rule's (e.g. reduce at the lowest level -> discontinue)
     note: str | None = None  # why the decision changed, or the computed dose
     target: DoseLevel | None = None  # the next dose level for reduced decisions (verified ladder)
+    # "episode": the rule fired on an earlier value and its recovery criterion is not met yet;
+    # "floor": the rule fires for a less severe state of this patient (an unconfirmed rule leads).
+    # "resumed": the episode is over (recovery met) and a restart gets the rule's resumption.
+    basis: Literal["now", "episode", "floor", "resumed"] = "now"
+    since: datetime | None = None  # episode: when the rule last fired
+
+    @property
+    def actionable(self) -> bool:
+        """May drive an automatic order change: confirmed rule, values judged on real ranges."""
+        return self.state == "fired" and self.rule.spec.verified and not self.outcome.assumed
+
+
+def protectiveness(finding: Finding) -> tuple[int, int, int]:
+    """Sort key: decision rank, then the more cautious resumption, then what the data shows now."""
+    return (rank(finding.decision), _RESUME_RANK[finding.rule.spec.resume], int(finding.basis != "floor"))
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """What one branch of unrecorded qualifiers would decide beyond the interim action."""
+
+    when: str  # the branch in words, e.g. "no cholestasis, no hemolysis"
+    finding: Finding
 
 
 @dataclass(frozen=True)
@@ -58,12 +62,26 @@ class Plan:
     fired: tuple[Finding, ...]
     pending: tuple[Finding, ...] = ()
     missing: tuple[str, ...] = ()
+    alternatives: tuple[Alternative, ...] = ()  # branch decisions more protective than the interim
 
     @property
     def lead(self) -> Finding:
-        """The most severe fired finding, else the most severe pending one."""
+        """The most protective fired finding, else the most protective pending one."""
         pool = self.fired or self.pending
-        return max(pool, key=lambda f: severity(f.decision))
+        return max(pool, key=protectiveness)
+
+    @property
+    def actor(self) -> Finding | None:
+        """The finding whose order change the card offers: the lead, or when the lead is not confirmed,
+        the most protective confirmed finding that changes the order (an unconfirmed rule may add
+        caution, never take away the action a confirmed rule gives)."""
+        if not self.fired:
+            return None
+        lead = self.lead
+        if lead.actionable:
+            return lead
+        pool = [f for f in self.fired if f.actionable and info(f.decision).action != "none"]
+        return max(pool, key=protectiveness) if pool else None
 
     @property
     def decision(self) -> str:

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from cards.context import Context, Outcome, Row, align, fmt_date
-from cards.logic import COMPARATORS, Condition, ConditionError
+from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, ratio
 from terminology.model import LabResult
 
-__all__ = ["lab_condition"]
+__all__ = ["lab_condition", "latest_rows"]
 
 
 def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
@@ -34,6 +35,13 @@ def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     return row
 
 
+def latest_rows(ctx: Context, analytes: Sequence[str]) -> tuple[Row, ...]:
+    """Evidence rows of the latest value of each analyte (what a withhold continues on)."""
+    return tuple(
+        _lab_row(ctx, series[-1], "uln") for a in analytes if (series := ctx.request.facts.labs.get(a))
+    )
+
+
 def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     parts = []
     if lab.x_uln is not None:
@@ -52,18 +60,18 @@ def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     )
 
 
-def _multiples(ctx: Context, analyte: str, of: str) -> tuple[float | None, ...]:
-    """The compared quantity (x ULN, x baseline or the value) of each result in the series, memoised."""
+def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...]:
+    """The compared quantity (x ULN, x baseline or the value) of each result, in decimal, memoised."""
     key = ("lab-multiples", analyte, of)
-    found: tuple[float | None, ...] | None = ctx.memo.get(key)
+    found: tuple[Decimal | None, ...] | None = ctx.memo.get(key)
     if found is None:
         series = ctx.request.facts.labs.get(analyte, ())
         if of == "value":
-            found = tuple(lab.value for lab in series)
+            found = tuple(exact(lab.value) for lab in series)
         elif of == "uln":
-            found = tuple(lab.x_uln for lab in series)
+            found = tuple(ratio(lab.value, lab.uln) for lab in series)
         else:
-            found = tuple(lab.x_baseline for lab in series)
+            found = tuple(ratio(lab.value, lab.baseline) for lab in series)
         ctx.memo[key] = found
     return found
 
@@ -71,8 +79,8 @@ def _multiples(ctx: Context, analyte: str, of: str) -> tuple[float | None, ...]:
 def _unrecovered(
     ctx: Context,
     series: Sequence[LabResult],
-    multiples: Sequence[float | None],
-    compare: Callable[[float, float], bool],
+    multiples: Sequence[Decimal | None],
+    compare: Callable[[Number, Number], bool],
     threshold: float,
     until: float,
     of: str,
@@ -85,7 +93,7 @@ def _unrecovered(
     if not peaks or peaks[-1] == len(series) - 1:
         return Outcome(False)  # never met, or met now (the rule on the current value applies)
     since = [m for m in multiples[peaks[-1] + 1 :] if m is not None]
-    if not since or any(m <= until for m in since):
+    if not since or any(m <= exact(until) for m in since):
         return Outcome(False)
     onset = peaks[-1]
     while onset - 1 in peaks:  # back to the first value of this run (the dose before it is the reference)
@@ -103,25 +111,35 @@ def _unrecovered(
     )
 
 
-def _worst(multiples: Sequence[float | None]) -> int | None:
+def _worst(multiples: Sequence[Decimal | None]) -> int | None:
     """Index of the first highest known value, or None when none is known."""
     known = [i for i, m in enumerate(multiples) if m is not None]
-    return max(known, key=lambda i: multiples[i] or 0.0) if known else None
+    return max(known, key=lambda i: multiples[i] or Decimal(0)) if known else None
 
 
 def _episodes(
     series: Sequence[LabResult],
-    multiples: Sequence[float | None],
-    compare: Callable[[float, float], bool],
+    multiples: Sequence[Decimal | None],
+    compare: Callable[[Number, Number], bool],
     threshold: float,
+    recovered_le: float | None = None,
 ) -> tuple[int, datetime | None]:
-    """How many separate runs of values meet the threshold, and when the last run began."""
+    """How many separate episodes of values meet the threshold, and when the last one began.
+
+    With `recovered_le`, an episode ends only at a value back to <= it (the rule's recovery level):
+    dipping below the threshold without recovering is the same episode, not a second occurrence.
+    """
     runs, inside, onset = 0, False, None
     for lab, m in zip(series, multiples, strict=True):
         above = m is not None and compare(m, threshold)
         if above and not inside:
             runs, onset = runs + 1, lab.effective
-        inside = above
+        if recovered_le is None:
+            inside = above
+        elif above:
+            inside = True
+        elif m is not None and m <= exact(recovered_le):
+            inside = False
     return runs, onset
 
 
@@ -140,9 +158,9 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     if which not in ("latest", "worst", "unrecovered"):
         raise ConditionError(f"which: expected latest, worst or unrecovered, got {which!r}")
     until = spec.get("until_le")
-    if (which == "unrecovered") != (until is not None):
-        raise ConditionError("until_le: required with (and only with) which = 'unrecovered'")
     episodes = int(spec.get("episodes_ge", 1))
+    if (which == "unrecovered") != (until is not None) and not (until is not None and episodes > 1):
+        raise ConditionError("until_le: required with which = 'unrecovered'; allowed with episodes_ge")
     label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
     name = analyte.upper() if len(analyte) <= 3 else analyte
     unit = str(spec.get("unit", ""))
@@ -178,7 +196,8 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
             return Outcome(None, missing=(f"{analyte} {label} (not known; needed for {wording})",))
         if not compare(value, threshold):
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
-        runs, onset = _episodes(series, multiples, compare, threshold)
+        recovered = float(until) if until is not None and which != "unrecovered" else None
+        runs, onset = _episodes(series, multiples, compare, threshold, recovered)
         if runs < episodes:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
         if episodes > 1:

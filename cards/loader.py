@@ -29,6 +29,7 @@ class CompiledRule:
 
     spec: RuleSpec
     condition: Condition
+    recovery: Condition | None = None  # when an episode the rule opened is over (rule.recovery)
 
 
 @dataclass(frozen=True)
@@ -89,7 +90,7 @@ class KnowledgeBase:
         found: set[str] = set()
         for item in self.drugs.values():
             for rule in item.spec.rules:
-                found |= analytes_of(rule.when)
+                found |= analytes_of(rule.when) | analytes_of(rule.recovery or {})
             found |= lab_analytes(item.spec)  # monitoring reads its labs too
         return frozenset(found)
 
@@ -119,7 +120,8 @@ def load_file(path: Path) -> DrugKnowledge:
     rules = []
     for index, rule in enumerate(spec.rules):
         try:
-            rules.append(CompiledRule(rule, compile_condition(rule.when, f"rules.{index}.when")))
+            recovery = compile_condition(rule.recovery, f"rules.{index}.recovery") if rule.recovery else None
+            rules.append(CompiledRule(rule, compile_condition(rule.when, f"rules.{index}.when"), recovery))
         except ConditionError as exc:
             raise KnowledgeError(f"{path}: {exc} (rule {rule.id})") from None
     return DrugKnowledge(spec=spec, rules=tuple(rules), path=path)

@@ -3,18 +3,51 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import Context as DecimalContext
+from decimal import Decimal
 
 from cards.context import Context, Outcome
 
-__all__ = ["COMPARATORS", "Condition", "ConditionError", "all_of", "any_of", "merge", "not_of"]
+__all__ = [
+    "COMPARATORS",
+    "Condition",
+    "ConditionError",
+    "all_of",
+    "any_of",
+    "exact",
+    "merge",
+    "not_of",
+    "ratio",
+]
 
 Condition = Callable[[Context], Outcome]
 
-COMPARATORS: dict[str, tuple[str, Callable[[float, float], bool]]] = {
-    "gt": (">", lambda a, b: a > b),
-    "ge": (">=", lambda a, b: a >= b),
-    "lt": ("<", lambda a, b: a < b),
-    "le": ("<=", lambda a, b: a <= b),
+# Numbers are compared as decimals, never as binary floats: a received value (or a unit
+# conversion of it) is read to 12 significant digits, far beyond any lab's precision, which
+# drops binary artefacts (1.2 / 0.8 = 1.4999999999999998 in floats) and keeps every real digit.
+_READ = DecimalContext(prec=12)
+_RATIO = DecimalContext(prec=28)
+
+
+def exact(number: float | Decimal) -> Decimal:
+    """A number as the decimal it was written as (12 significant digits)."""
+    return number if isinstance(number, Decimal) else _READ.create_decimal(repr(float(number)))
+
+
+def ratio(value: float, reference: float | None) -> Decimal | None:
+    """value / reference in decimal (exact whenever the quotient is a finite decimal); None without one."""
+    if not reference:
+        return None
+    return _RATIO.divide(exact(value), exact(reference))
+
+
+Number = float | Decimal
+
+COMPARATORS: dict[str, tuple[str, Callable[[Number, Number], bool]]] = {
+    "gt": (">", lambda a, b: exact(a) > exact(b)),
+    "ge": (">=", lambda a, b: exact(a) >= exact(b)),
+    "lt": ("<", lambda a, b: exact(a) < exact(b)),
+    "le": ("<=", lambda a, b: exact(a) <= exact(b)),
 }
 
 
@@ -38,6 +71,7 @@ def merge(value: bool | None, parts: Sequence[Outcome], keep: Sequence[Outcome])
         trigger=any(p.trigger for p in keep),
         stale=min(stale) if stale else None,
         assumed=tuple(dict.fromkeys(a for p in keep for a in p.assumed)),
+        open=tuple(dict.fromkeys(q for p in undecided for q in p.open)),
     )
 
 

@@ -8,6 +8,7 @@ import re
 from collections.abc import Sequence
 
 from cards.context import Row, fmt_date
+from cards.decisions import info, phrase
 from cards.dosing import describe
 from cards.findings import Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
@@ -26,23 +27,6 @@ OVERRIDE_REASONS: tuple[Coding, ...] = (
     Coding(system=_OVERRIDE_SYSTEM, code="not-applicable", display="Does not apply to this patient"),
 )
 
-_PHRASES = {
-    "contraindicated": "contraindicated",
-    "discontinue": "discontinue permanently",
-    "withhold": "withhold",
-    "resume-reduced": "resume at a reduced dose",
-    "resume-same": "resume at the same dose",
-    "desensitize": "rechallenge only by desensitization",
-    "switch-agent": "switch agent",
-    "dose-range": "check the dose",
-    "flag-dlt": "possible dose-limiting toxicity",
-    "supportive-care": "continue with supportive care",
-    "prophylaxis": "start prophylaxis",
-    "monitor": "schedule monitoring",
-    "continue": "continue and monitor",
-    "check": "check before deciding",
-    "data-missing": "data missing, rules not checked",
-}
 _RESUME = {
     "same": "then resume at the same dose",
     "reduced": "then resume at a reduced dose",
@@ -59,36 +43,63 @@ def _grade(plan: Plan) -> int | None:
 
 def _indicator(plan: Plan, grade: int | None) -> str:
     decision = plan.decision
-    if decision in ("contraindicated", "discontinue"):
+    if decision == "withhold" and grade is not None and grade >= 3:
         return "critical"
-    if decision == "withhold":
-        return "critical" if grade is not None and grade >= 3 else "warning"
-    if decision in ("resume-reduced", "desensitize", "switch-agent", "dose-range", "flag-dlt", "check"):
-        return "warning"
-    return "info"
+    return info(decision).indicator
 
 
-def _summary(plan: Plan, grade: int | None) -> str:
+def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
+    """The summary's event: label, grade, and for an open episode when and what is still missing."""
+    lead = plan.lead
+    text = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
+    if lead.basis == "resumed":
+        text += f" on {fmt_date(lead.since)}, recovered"
+    if lead.basis == "episode":
+        text += f" on {fmt_date(lead.since)}"
+        if plan.fired and lead.rule.recovery is not None:
+            until = lead.rule.spec.until if lead.rule.spec.until and not short else "recovered"
+            text += f", not yet {until}"
+    return text
+
+
+def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
     lead = plan.lead
     title = plan.knowledge.spec.title
-    event = lead.rule.spec.event + (f" grade {grade}" if grade is not None else "")
-    phrase = _PHRASES[plan.decision]
+    event = _event(plan, grade, short)
+    words = phrase(plan.decision)
     if plan.decision == "check":
-        phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if confirmed)"
+        words = f"check before deciding ({phrase(lead.decision)} if confirmed)"
+        if plan.alternatives:
+            first = plan.alternatives[0]
+            words = f"check before deciding ({phrase(first.finding.decision)} if {first.when})"
         if lead.outcome.stale is not None:  # the grade is out of date, not merely unqualified
             event += f" last recorded {fmt_date(lead.outcome.stale)}"
-            phrase = f"check before deciding ({_PHRASES.get(lead.decision, lead.decision)} if still current)"
+            words = f"check before deciding ({phrase(lead.decision)} if still current)"
+    elif plan.alternatives:
+        first = plan.alternatives[0]
+        other = first.finding.rule.spec.event
+        about = f" ({other})" if other != lead.rule.spec.event and not short else ""
+        return f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}{about}"
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
         level = describe(lead.target.dose, lead.target.per_day, unit)
-        phrase = (
-            f"resume at {level}" if plan.decision == "resume-reduced" else f"{phrase}, then resume at {level}"
+        words = (
+            f"resume at {level}" if plan.decision == "resume-reduced" else f"{words}, then resume at {level}"
         )
+    elif lead.basis == "resumed" and lead.rule.spec.resume:
+        words = _RESUME[lead.rule.spec.resume].removeprefix("then ")
     elif lead.note and plan.decision == "discontinue":
-        phrase += f" ({lead.note})"
+        words += f" ({lead.note})"
     elif plan.decision == "withhold" and lead.rule.spec.resume == "same":
-        phrase += ", then resume at the same dose"
-    text = f"{title}: {event}: {phrase}"
+        words += ", then resume at the same dose"
+    return f"{title}: {event}: {words}"
+
+
+def _summary(plan: Plan, grade: int | None) -> str:
+    """At most 139 characters: the recovery criterion is left to the detail when it does not fit."""
+    text = _summary_text(plan, grade, short=False)
+    if len(text) >= 140:
+        text = _summary_text(plan, grade, short=True)
     return text if len(text) < 140 else text[:136].rstrip() + "..."
 
 
@@ -112,11 +123,19 @@ def _table(rows: Sequence[Row]) -> list[str]:
 
 def _finding_line(finding: Finding) -> str:
     spec = finding.rule.spec
-    text = f"- {spec.title}: **{_PHRASES.get(finding.decision, finding.decision)}**"
+    if finding.basis == "resumed" and spec.resume:
+        resume = _RESUME[spec.resume].removeprefix("then ")
+        since = f"met on {fmt_date(finding.since)}, recovered since ({spec.until or 'criterion met'})"
+        return f"- {spec.title}: **{resume}** ({since}) (rule `{spec.id}`)"
+    text = f"- {spec.title}: **{phrase(finding.decision)}**"
     if spec.until:
         text += f" until {spec.until}"
     if spec.resume:
         text += f", {_RESUME[spec.resume]}"
+    if finding.basis == "episode" and finding.rule.recovery is None:
+        text += f" (met on {fmt_date(finding.since)}: permanent, a later improvement does not lift it)"
+    elif finding.basis == "episode":
+        text += f" (held since {fmt_date(finding.since)}: the recovery criterion is not met yet)"
     if finding.note:
         text += f" ({finding.note})"
     return text + f" (rule `{spec.id}`)"
@@ -125,12 +144,18 @@ def _finding_line(finding: Finding) -> str:
 def _detail(plan: Plan, request: EvaluationRequest) -> str:
     spec = plan.knowledge.spec
     lead = plan.lead
-    lines = [f"**{spec.title}: {_PHRASES[plan.decision]}**", ""]
+    lines = [f"**{spec.title}: {phrase(plan.decision)}**", ""]
     if plan.fired:  # a pending lead is shown under "Check" with its condition
         lines.append(_finding_line(lead))
     if lead.rule.spec.advice:
         lines.append(f"  {lead.rule.spec.advice}")
-    if not lead.rule.spec.verified:
+    actor = plan.actor
+    if not lead.rule.spec.verified and actor is not None:
+        lines.append(
+            "  Not confirmed in the sources held here: the order change offered is the one of the"
+            f" confirmed rule `{actor.rule.spec.id}` ({actor.note or 'also met'}), never less."
+        )
+    elif not lead.rule.spec.verified:
         lines.append(
             "  Not confirmed in the sources held here: no order change is suggested"
             " (follow the prescribing information or the protocol)."
@@ -149,10 +174,21 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         lines += ["Also found (listed as evidence):", *[_finding_line(f) for f in others]]
         lines += [f"  {f.rule.spec.advice}" for f in others if f.rule.spec.advice]
         lines.append("")
+    episodes = [f for f in plan.fired if f.basis == "episode" and (f.outcome.missing or f.outcome.checks)]
+    if episodes:
+        lines.append("Recovery not shown yet (a later value must show it):")
+        lines += [f"- {m}" for f in episodes for m in (*f.outcome.missing, *f.outcome.checks)]
+        lines.append("")
     checks = [c for f in plan.pending for c in f.outcome.checks] + [
         c for f in plan.fired for c in f.rule.spec.checks
     ]
-    if plan.pending or checks:
+    if plan.alternatives:
+        shared = "the action above holds either way" if plan.fired else "no action is shared by the answers"
+        lines.append(f"Deciding check (not recorded; {shared}):")
+        lines += [f"- {c}" for c in dict.fromkeys(checks)]
+        lines += [f"  - if {a.when}: {_finding_line(a.finding)[2:]}" for a in plan.alternatives]
+        lines.append("")
+    elif plan.pending or checks:
         lines.append("Check (not recorded, so no branch was picked):")
         lines += [f"- {c}" for c in dict.fromkeys(checks)]
         lines += [f"  - if confirmed: {_finding_line(f)[2:]}" for f in plan.pending]
@@ -193,7 +229,8 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
         lines.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
         lines.append("")
     # Cite what the card shows: the rules, and the supportive items, schedules and protocols listed.
-    refs = dict.fromkeys(f.rule.spec.source for f in (*plan.fired, *plan.pending))
+    shown = (*plan.fired, *plan.pending, *(a.finding for a in plan.alternatives))
+    refs = dict.fromkeys(f.rule.spec.source for f in shown)
     refs.update(dict.fromkeys(p.source for p in advice))
     if plan.category == "monitor":
         refs.update(dict.fromkeys(m.source for m in spec.monitoring))
@@ -240,7 +277,8 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     lead = plan.lead
     grade = _grade(plan)
     suggestions = build_suggestions(plan, request)
-    rule_ids = tuple(dict.fromkeys(f.rule.spec.id for f in (*plan.fired, *plan.pending)))
+    shown = (*plan.fired, *plan.pending, *(a.finding for a in plan.alternatives))
+    rule_ids = tuple(dict.fromkeys(f.rule.spec.id for f in shown))
     ref = plan.knowledge.spec.references[lead.rule.spec.source]
     links = None
     if request.links.smart_launch_url:
@@ -258,7 +296,7 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     behaviour = None
     if suggestions:
         # Protocols and alternative agents exclude each other; supportive orders combine.
-        exclusive = any(f.decision in ("desensitize", "contraindicated", "switch-agent") for f in plan.fired)
+        exclusive = bool(plan.alternatives) or any(info(f.decision).choices for f in plan.fired)
         behaviour = "at-most-one" if exclusive and plan.category == "management" else "any"
     card = Card(
         summary=_summary(plan, grade),

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal, get_args
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from cards.decisions import DECISIONS, Decision
 
 __all__ = [
     "ALL_HOOKS",
@@ -32,24 +34,6 @@ __all__ = [
 
 HookName = Literal["order-select", "order-sign", "patient-view"]
 ALL_HOOKS: tuple[HookName, ...] = ("order-select", "order-sign", "patient-view")
-
-# Decisions a rule may take, most severe first: DECISIONS keeps this order for merging cards.
-Decision = Literal[
-    "contraindicated",
-    "discontinue",
-    "withhold",
-    "resume-reduced",
-    "desensitize",
-    "switch-agent",
-    "dose-range",
-    "resume-same",
-    "flag-dlt",
-    "supportive-care",
-    "prophylaxis",
-    "monitor",
-    "continue",
-]
-DECISIONS: tuple[str, ...] = get_args(Decision)
 
 
 class _Strict(BaseModel):
@@ -131,6 +115,9 @@ class RuleSpec(_Strict):
     verified: bool = True
     hooks: tuple[HookName, ...] = ALL_HOOKS
     until: str | None = None  # withhold: when it may be resumed, e.g. "CPK <= 2.5 x ULN"
+    # The recovery criterion as a condition: once the rule has fired, the episode stays open (the
+    # decision holds) until this is met on a later value, e.g. { lab = "ck", of = "uln", le = 2.5 }.
+    recovery: dict[str, Any] | None = None
     resume: Literal["same", "reduced", "same-or-reduced", "reduced-or-discontinue"] | None = None
     advice: str | None = None  # further wording for the card (Markdown)
     checks: tuple[str, ...] = ()  # what the clinician should check besides the data

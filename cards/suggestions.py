@@ -13,17 +13,15 @@ from cards.actions import (
     reduce_draft,
     service_request,
 )
+from cards.decisions import info, phrase
 from cards.dosing import in_order_units
-from cards.findings import Plan
+from cards.findings import Finding, Plan
 from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
 from cards.schema import DesensitizationProtocol
 from cards.switching import switch_suggestions
 
 __all__ = ["build_suggestions"]
-
-_STOP = ("contraindicated", "discontinue")
-_HOLD = ("withhold",)
 
 
 def _drug_concept(plan: Plan) -> tuple[str | None, str]:
@@ -42,7 +40,7 @@ def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tupl
         return (delete_draft(order, f"Remove the draft {title} order ({order.reference})."),)
     if order.status != "active":
         return ()
-    status = "stopped" if decision in _STOP else "on-hold"
+    status = "stopped" if info(decision).action == "stop" else "on-hold"
     return (change_status(order, status, f"Set the {title} order {order.reference} to {status}."),)
 
 
@@ -92,43 +90,59 @@ def _protocol_suggestion(
     return Suggestion(label=protocol.label[:80], isRecommended=False, actions=tuple(actions))
 
 
-def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...]:
-    lead = plan.lead
-    decision = plan.decision
+def _order_change(
+    plan: Plan, request: EvaluationRequest, finding: Finding, label: str = ""
+) -> Suggestion | None:
+    """The order change of a confirmed finding (stop, hold or reduce the subject order), if any."""
     title = plan.knowledge.spec.title
-    out: list[Suggestion] = []
-    # Unconfirmed rules, and values judged against a default reference range, change no order.
-    automatic = lead.rule.spec.verified and plan.fired and not lead.outcome.assumed
-    if decision in (*_STOP, *_HOLD) and automatic:
-        actions = _stop_actions(plan, request, decision)
-        if actions:
-            verb = "Stop" if decision in _STOP else "Withhold"
-            out.append(Suggestion(label=f"{verb} {title}", isRecommended=True, actions=actions))
-    if decision == "resume-reduced" and automatic and plan.subject.order and plan.subject.order.is_draft:
-        target = lead.target
+    kind = info(finding.decision).action
+    if kind in ("stop", "hold") and finding.decision != "switch-agent":
+        actions = _stop_actions(plan, request, finding.decision)
+        if not actions:
+            return None
+        verb = "Stop" if kind == "stop" else "Withhold"
+        return Suggestion(label=(label or f"{verb} {title}")[:80], isRecommended=not label, actions=actions)
+    order = plan.subject.order
+    if kind == "reduce" and order is not None and order.is_draft:
+        target = finding.target
         ladder = plan.knowledge.spec.dose_ladder
         if target and ladder and ladder.verified:
             amount, per_day = target.dose, target.per_day
             text = f"{amount:g} {ladder.unit}"
-            units = in_order_units(plan.subject.order.dose, amount) if ladder.unit == "mg" else None
+            units = in_order_units(order.dose, amount) if ladder.unit == "mg" else None
             if units is not None:  # written in the order's own unit too: "3 capsules (450 mg)"
-                text = f"{units:g} {plan.subject.order.dose.count_form or 'unit'}s ({text})"
-            out.append(
-                Suggestion(
-                    label=f"Change the draft to {text} ({int(per_day)}x daily)",
-                    isRecommended=True,
-                    actions=(
-                        reduce_draft(
-                            plan.subject.order,
-                            amount,
-                            per_day,
-                            ladder.unit,
-                            f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
-                            units=units,
-                        ),
-                    ),
-                )
+                text = f"{units:g} {order.dose.count_form or 'unit'}s ({text})"
+            change = reduce_draft(
+                order,
+                amount,
+                per_day,
+                ladder.unit,
+                f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                units=units,
             )
+            return Suggestion(
+                label=(label or f"Change the draft to {text} ({int(per_day)}x daily)")[:80],
+                isRecommended=not label,
+                actions=(change,),
+            )
+    return None
+
+
+def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...]:
+    decision = plan.decision
+    out: list[Suggestion] = []
+    # Unconfirmed rules, and values judged against a default reference range, change no order; when
+    # an unconfirmed rule leads, the confirmed finding below it (the actor) keeps its order change.
+    actor = plan.actor
+    if actor is not None and (change := _order_change(plan, request, actor)) is not None:
+        out.append(change)
+    # Decisions under uncertainty: each branch's further action, as an alternative to choose.
+    for alternative in plan.alternatives:
+        if alternative.finding.actionable:
+            verb = phrase(alternative.finding.decision)
+            label = f"If {alternative.when}: {verb}"
+            if (change := _order_change(plan, request, alternative.finding, label)) is not None:
+                out.append(change)
     if any(f.rule.spec.protocols for f in plan.fired) and decision == "desensitize":
         stop = _stop_actions(plan, request, "withhold")
         for protocol in plan.knowledge.spec.desensitization:
@@ -170,7 +184,8 @@ def _supportive(plan: Plan, request: EvaluationRequest, wanted: list[str]) -> li
 
 def _referrals(plan: Plan, request: EvaluationRequest) -> list[Suggestion]:
     """Referrals named by the fired rules, as draft ServiceRequests (coded only when confirmed)."""
-    wanted = {r for f in plan.fired for r in f.rule.spec.refer}
+    # A resumption after recovery needs no new referral: the episode that asked for one is over.
+    wanted = {r for f in plan.fired if f.basis != "resumed" for r in f.rule.spec.refer}
     out: list[Suggestion] = []
     for item in plan.knowledge.spec.referrals:
         if item.id not in wanted:

@@ -98,7 +98,8 @@ def test_hepatotoxicity_grade_3_unknown_symptoms_asks() -> None:
     card = management(run(request("patient-view", patient)))
     assert card.decision == "check"
     assert "whether the grade 3 liver test elevation is symptomatic" in (card.card.detail or "")
-    assert not card.card.suggestions
+    (choice,) = card.card.suggestions or ()  # the symptomatic branch, offered, not recommended
+    assert choice.label == "If symptomatic: withhold" and not choice.isRecommended
 
 
 def test_hepatotoxicity_symptomatic_grade_3_withholds() -> None:

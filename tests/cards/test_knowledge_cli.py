@@ -25,7 +25,7 @@ def app() -> typer.Typer:
 def test_check_builtin_files() -> None:
     result = CliRunner().invoke(app(), ["knowledge", "check"])
     assert result.exit_code == 0, result.output
-    assert "ok alectinib 1.2.0: 34 rules" in result.output
+    assert "ok alectinib 1.2.0: 30 rules" in result.output
 
 
 def test_check_broken_file_names_it(tmp_path: Path) -> None:

@@ -40,14 +40,18 @@ def test_rash_grades(grade: int, decision: str, indicator: str, oral: bool) -> N
         assert "SPF >= 30" in (card.card.detail or "") or grade > 1
 
 
-def test_grade_4_rash_withholds_without_automatic_action() -> None:
+def test_grade_4_rash_keeps_the_grade_3_withhold_action() -> None:
     patient = facts(events=(event("Rash acneiform", 4, days_ago(1)),), medications=(ON_RECORD,))
     cards = run(request("patient-view", patient))
     card = only(cards, DRUG, "withhold")
     assert (card.rule_ids[0], card.card.indicator) == ("pimasertib.rash.grade-4", "critical")
     assert "Acneiform rash grade 4: withhold" in card.card.summary
     assert "Not confirmed in the sources held here" in (card.card.detail or "")
-    assert not any(s.actions for s in card.card.suggestions or ())  # unconfirmed: nothing automatic
+    # The unconfirmed grade-4 rule adds caution; the confirmed grade-3 withhold is never taken away.
+    choice = (card.card.suggestions or ())[0]
+    assert choice.label == "Withhold Pimasertib" and choice.isRecommended
+    assert [a.type for a in choice.actions or ()] == ["update"]
+    assert "`pimasertib.rash.grade-3`" in (card.card.detail or "")
     assert only(cards, DRUG, "flag-dlt").card.indicator == "warning"
 
 

@@ -1,0 +1,187 @@
+"""Property: a worse patient state never gets a less protective answer, for every knowledge file.
+
+States are generated from what each file's rules read: graded events of their CTCAE terms (one
+term per SOC), lab series of their analytes (as multiples of ULN; creatinine also of baseline),
+qualifiers recorded yes / no / not at all, and the hook (patient-view on the active order, or
+order-sign of a full-dose draft). A worse state raises one latest grade, raises one latest lab
+value, or adds a later value at least as abnormal (a further occurrence).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from cards.decisions import category, rank
+from cards.model import RenderedCard
+from terminology.model import GradedEvent, LabResult, MedicationOrder
+from tests.cards.builders import days_ago, event, facts, lab, order, request
+from tests.cards.helpers import knowledge, run
+from tests.cards.knowledge_walk import analytes, event_terms, qualifiers
+
+DRUGS = sorted(knowledge().drugs)
+_ULN = {"alt": 40.0, "ast": 40.0, "bilirubin": 1.2, "ck": 200.0, "creatinine": 1.1}
+_MULTIPLES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 5.5, 6.0, 10.0, 12.0)
+_DAYS = (20.0, 12.0, 6.0, 2.0)  # history, oldest first; a worse later value comes at day 1
+_DOSE = {"alectinib": (600, 2), "pimasertib": (60, 2), "avutometinib-defactinib": (200, 2)}
+_ACTION = {"delete": 2, "on-hold": 2, "stopped": 3, "update": 1}
+
+
+def _action_rank(card: RenderedCard) -> int:
+    """How strongly the card's recommended suggestions change the order of the drug."""
+    best = 0
+    for suggestion in card.card.suggestions or ():
+        if not suggestion.isRecommended:
+            continue
+        for action in suggestion.actions or ():
+            if action.type == "delete":
+                best = max(best, _ACTION["delete"])
+            elif action.type == "update" and action.resource:
+                best = max(best, _ACTION.get(str(action.resource.get("status")), 0) or _ACTION["update"])
+    return best
+
+
+def protection(cards: list[RenderedCard], drug: str) -> tuple[int, int, bool]:
+    """(decision rank, order-change rank, possible DLT flagged) of the drug's cards."""
+    mine = [c for c in cards if c.drug == drug]
+    managed = [c for c in mine if category(c.decision) == "management"]
+    return (
+        max((rank(c.decision) for c in managed), default=0),
+        max((_action_rank(c) for c in managed), default=0),
+        any(c.decision == "flag-dlt" for c in mine),
+    )
+
+
+def _at_least(worse: tuple[int, int, bool], base: tuple[int, int, bool]) -> bool:
+    return worse[0] >= base[0] and worse[1] >= base[1] and (worse[2] or not base[2])
+
+
+@st.composite
+def states(draw: Any, drug: str) -> dict[str, Any]:
+    """A patient: event grade histories, lab multiple series, recorded qualifiers, hook."""
+    terms = event_terms(drug)
+    chosen = draw(st.lists(st.sampled_from(terms), unique=True, min_size=1, max_size=3)) if terms else []
+    grades = {t: draw(st.lists(st.integers(0, 5), min_size=1, max_size=3)) for t in chosen}
+    labs = {a: draw(st.lists(st.sampled_from(_MULTIPLES), min_size=1, max_size=3)) for a in analytes(drug)}
+    recorded = {q: draw(st.sampled_from((None, True, False))) for q in qualifiers(drug)}
+    hook = draw(st.sampled_from(("patient-view", "order-sign")))
+    return {"drug": drug, "grades": grades, "labs": labs, "recorded": recorded, "hook": hook}
+
+
+def _events(state: dict[str, Any]) -> tuple[GradedEvent, ...]:
+    out = []
+    for term, series in state["grades"].items():
+        days = _DAYS[-len(series) :] if len(series) <= len(_DAYS) else (*_DAYS, *[1.0] * (len(series) - 4))
+        if len(series) > len(_DAYS):
+            days = tuple(20.0 - 19.0 * i / (len(series) - 1) for i in range(len(series)))
+        items = [
+            event(term, g, days_ago(d), ident=f"{i}")
+            for i, (g, d) in enumerate(zip(series, days, strict=True))
+        ]
+        out += items
+    latest: dict[str, GradedEvent] = {}
+    for item in out:
+        latest[item.term] = item
+    for name, value in state["recorded"].items():
+        if value is None:
+            continue
+        for term in qualifiers(state["drug"])[name]:
+            if term in latest:
+                item = latest[term]
+                marked = replace(item, qualifiers=(*item.qualifiers, (name, value)))
+                out[out.index(item)] = marked
+                latest[term] = marked
+    return tuple(out)
+
+
+def _labs(state: dict[str, Any]) -> tuple[LabResult, ...]:
+    out = []
+    for analyte, series in state["labs"].items():
+        uln = _ULN.get(analyte, 1.0)
+        days = tuple(20.0 - 18.0 * i / max(len(series) - 1, 1) for i in range(len(series)))
+        if len(series) == 1:
+            days = (2.0,)
+        for i, (multiple, day) in enumerate(zip(series, days, strict=True)):
+            baseline = 0.8 if analyte == "creatinine" else None
+            out.append(
+                lab(analyte, multiple * uln, uln, days_ago(day), ident=f"{analyte}-{i}", baseline=baseline)
+            )
+    return tuple(out)
+
+
+def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
+    """Run the engine on a generated state and measure how protective its answer is."""
+    drug = state["drug"]
+    amount, per_day = _DOSE[drug]
+    on_record: MedicationOrder = order(
+        drug, amount, per_day, ident="on", draft=False, status="active", start=days_ago(60)
+    )
+    patient = facts(events=_events(state), labs=_labs(state), medications=(on_record,))
+    drafts = (order(drug, amount, per_day, ident="draft"),) if state["hook"] == "order-sign" else ()
+    return protection(run(request(state["hook"], patient, *drafts)), drug)
+
+
+@st.composite
+def worsened(draw: Any, drug: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """A state and the same state made worse in one dimension."""
+    base = draw(states(drug))
+    worse = {
+        **base,
+        "grades": {k: list(v) for k, v in base["grades"].items()},
+        "labs": {k: list(v) for k, v in base["labs"].items()},
+    }
+    options = []
+    if worse["grades"]:
+        options += ["raise-grade", "further-event"]
+    if worse["labs"]:
+        options += ["raise-lab", "further-lab"]
+    how = draw(st.sampled_from(options))
+    if how in ("raise-grade", "further-event"):
+        term = draw(st.sampled_from(sorted(worse["grades"])))
+        series = worse["grades"][term]
+        higher = draw(st.integers(series[-1], 5))
+        if how == "raise-grade":
+            series[-1] = higher
+        else:
+            series.append(higher)
+    else:
+        analyte = draw(st.sampled_from(sorted(worse["labs"])))
+        series = worse["labs"][analyte]
+        higher = draw(st.sampled_from([m for m in _MULTIPLES if m >= series[-1]]))
+        if how == "raise-lab":
+            series[-1] = higher
+        else:
+            series.append(higher)
+    return base, worse
+
+
+_SETTINGS = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@pytest.mark.parametrize("drug", DRUGS)
+def test_a_worse_state_is_never_less_protected(drug: str) -> None:
+    @_SETTINGS
+    @given(pair=worsened(drug))
+    def check(pair: tuple[dict[str, Any], dict[str, Any]]) -> None:
+        base, worse = pair
+        assert _at_least(answer(worse), answer(base)), (base, worse)
+
+    check()
+
+
+@pytest.mark.parametrize("drug", [d for d in DRUGS if qualifiers(d)])
+def test_recording_a_qualifier_never_removes_the_interim_answer(drug: str) -> None:
+    @_SETTINGS
+    @given(state=states(drug), value=st.booleans(), data=st.data())
+    def check(state: dict[str, Any], value: bool, data: Any) -> None:
+        name = data.draw(st.sampled_from(sorted(qualifiers(drug))))
+        unknown = {**state, "recorded": {**state["recorded"], name: None}}
+        known = {**state, "recorded": {**state["recorded"], name: value}}
+        interim = answer(unknown)
+        assert _at_least(answer(known), interim), (unknown, name, value)
+
+    check()
