@@ -274,9 +274,11 @@ def _new_cycle(
     moment = draft.start or draft.authored_on or now
     day = course.day_of(moment.date())
     window = policy.window
+    # An order may start a cycle as early as its pre-cycle tests may be drawn.
+    before = max(window.before_days, window.pre_cycle_before_days or 0)
     for cycle in (day // length + 1, day // length + 2):
         first = course.date_of((cycle - 1) * length)
-        if cycle >= 1 and first - timedelta(days=window.before_days) <= moment.date() <= first + timedelta(
+        if cycle >= 1 and first - timedelta(days=before) <= moment.date() <= first + timedelta(
             days=window.after_days
         ):
             return cycle
