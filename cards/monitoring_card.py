@@ -75,7 +75,9 @@ def _request(review: Review, state: ItemState) -> Action:
     else:
         start = max(o.opens, today)
         end = max(o.closes if o.due > today or state.state != "overdue" else today, start)
-        if state.state == "overdue":  # owed before a cycle that has not started yet
+        if state.state == "overdue" or o.scheduled.cycle is not None or o.scheduled.day == 0:
+            # Owed before a cycle or before the first dose: ordered to be done by that day (the
+            # window's days after it only accept a late result).
             end = max(o.due, start)
         period, dates = (start, end), ()
         when = f"{start.isoformat()} to {end.isoformat()}"
@@ -178,7 +180,7 @@ def _detail(
             span = f"{len(course.paused)} times between {span}"
         lines.append(f"Interrupted {span}: later dates moved {course.paused_days} days.")
     if course.unknown_ends:
-        lines.append(f"{', '.join(course.unknown_ends)}: stopped or held with no end date, dates not moved.")
+        lines.append("An order stopped or held with no end date is read as running until the next one.")
     cited = []
     for ref_id in _sources(review, (*pre, *overdue, *due, *unknown)):
         ref = spec.references.get(ref_id)

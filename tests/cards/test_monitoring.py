@@ -367,3 +367,21 @@ def test_an_order_starting_three_days_before_the_cycle_starts_it() -> None:
     review = _review(patient, (c1,), draft=draft)
     assert review.new_cycle == 2
     assert {s.item.id for s in review.pre_cycle_missing} == {"ophthalmic-exam", *LABS}
+
+
+def test_baseline_and_pre_cycle_tests_are_ordered_by_their_day_not_after_it() -> None:
+    planned = on_record(-2)  # first dose in 2 days, nothing on record
+    [card] = monitoring_cards("patient-view", facts(medications=(planned,)))
+    assert card.card.indicator == "info" and "baseline" in (card.card.detail or "")
+    actions = [a for s in card.card.suggestions or () for a in s.actions or ()]
+    periods = {(a.resource or {})["occurrencePeriod"]["end"] for a in actions}
+    assert periods == {(TODAY + timedelta(days=2)).isoformat()}  # not the window's 2 days after
+
+
+def test_a_stopped_order_without_end_is_one_plain_line_without_resource_ids() -> None:
+    stopped = order(AVD, 200, 2, ident="avd-old", draft=False, status="stopped", start=days_ago(40))
+    current = on_record(20)
+    patient = replace(facts(labs=labs_on(41), medications=(stopped, current)), assessments=(eye_exam(41),))
+    [card] = monitoring_cards("patient-view", patient)
+    detail = card.card.detail or ""
+    assert "read as running until the next one" in detail and "MedicationRequest/" not in detail
