@@ -257,9 +257,9 @@ def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard])
     if subject.new_start and any(c.decision == "monitor" for c in cards):
         return cards
     if any(c.decision in _PAUSING for c in cards):
-        # The drug is being stopped, held or restarted another way: the schedule pauses with it,
-        # and the toxicity card says which tests decide what comes next.
-        return cards
+        # The drug is being stopped, held or restarted another way: the schedule pauses with it
+        # (no schedule card either), and the toxicity card says which tests decide what comes next.
+        return [c for c in cards if c.decision != "monitor"]
     request = ctx.request
     draft = subject.order if subject.order is not None and subject.order.is_draft else None
     orders = [m for m in request.facts.medications if m.drug and m.drug.drug == subject.drug]
