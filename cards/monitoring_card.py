@@ -5,20 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 from cards.actions import service_request
 from cards.context import Context
 from cards.loader import DrugKnowledge
 from cards.model import Action, Card, Coding, Link, RenderedCard, Source, Suggestion
-from cards.monitoring import ItemState, Review, review_monitoring
+from cards.monitoring import ItemState, Occurrence, Review, review_monitoring
 from cards.render import OVERRIDE_REASONS, RULE_SYSTEM
 
-__all__ = ["SCHEDULE_RULE", "follow_up", "monitoring_card"]
+__all__ = ["SCHEDULE_RULE", "first_order_card", "follow_up", "monitoring_card"]
 
 # Rule id of the follow-up card (feedback analytics); its topic code is "<drug>.monitoring".
 SCHEDULE_RULE = "{}.monitoring.schedule"
 
+_HORIZON_DAYS = 182  # a first order's schedule is ordered 26 weeks ahead (as the schedule card lists it)
+_SHOWN_DATES = 3  # dates written on a first order's card line; every date is in the order itself
 _PAUSING = frozenset({"contraindicated", "discontinue", "withhold", "desensitize", "switch-agent"})
 
 
@@ -250,12 +253,66 @@ def monitoring_card(
     )
 
 
+def _owed(review: Review, occurrences: Sequence[Occurrence]) -> list[date]:
+    """Dates still to order: not done, from today to the horizon (a baseline not on record: today on)."""
+    end = review.today + timedelta(days=_HORIZON_DAYS)
+    dates = [max(o.due, review.today) for o in occurrences if o.status not in ("done", "late")]
+    return sorted({d for d in dates if d <= end})
+
+
+def first_order_card(review: Review, knowledge: DrugKnowledge, card: RenderedCard) -> RenderedCard | None:
+    """A first order's schedule card in a few lines, ordering only what is not already on record."""
+    spec = knowledge.spec
+    by_item: dict[str, list[Occurrence]] = {}
+    for occurrence in review.occurrences:
+        by_item.setdefault(occurrence.item.id, []).append(occurrence)
+    groups: dict[str, list[str]] = {}
+    actions: list[Action] = []
+    for item in spec.monitoring:
+        occurrences = by_item.get(item.id, [])
+        dates = _owed(review, occurrences)
+        baseline = next((o for o in occurrences if o.scheduled.day == 0), None)
+        on_record = baseline.result_date if baseline is not None else None
+        text = [f"baseline on record {on_record.isoformat()}"] if on_record is not None else []
+        if dates:
+            shown = ", ".join(d.isoformat() for d in dates[:_SHOWN_DATES])
+            more = len(dates) - _SHOWN_DATES
+            text.append(shown + (f" (+{more} to {dates[-1].isoformat()})" if more > 0 else ""))
+            actions.append(
+                service_request(
+                    patient_id=review.patient_id,
+                    description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
+                    display=item.display,
+                    loinc=item.loinc if item.code_verified else None,
+                    snomed=item.snomed if item.code_verified else None,
+                    dates=tuple(dates),
+                    note=item.note,
+                )
+            )
+        if text:
+            groups.setdefault("; ".join(text), []).append(item.short or item.display)
+    if not actions:
+        return None  # nothing left to order: no "none left in the schedule" card
+    start = review.course.start.isoformat()
+    lines = [f"**Schedule from the first dose ({start}), next 26 weeks**"]
+    tests = [f"- {', '.join(names)}: {text}" for text, names in groups.items()]
+    if len(tests) > _MAX_LINES:
+        tests = [*tests[: _MAX_LINES - 1], f"- and {len(tests) - _MAX_LINES + 1} more (all in the orders)"]
+    lines += tests
+    ids = dict.fromkeys(i.source for i in spec.monitoring)
+    refs = [spec.references[r] for r in ids if r in spec.references]
+    cited = "; ".join(r.label + ("" if r.verified else " (not confirmed)") for r in refs)
+    lines.append(f"Source: {cited}. Knowledge {spec.drug} {spec.version}.")
+    suggestion = Suggestion(label="Order the monitoring schedule", isRecommended=True, actions=tuple(actions))
+    shaped = card.card.model_copy(update={"detail": "\n".join(lines), "suggestions": (suggestion,)})
+    return replace(card, card=shaped)
+
+
 def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard]) -> list[RenderedCard]:
     """The subject's cards with the monitoring check: it replaces the generic schedule card of a
-    continuing therapy; a first order keeps its whole-schedule card when the knowledge has one."""
+    continuing therapy; a first order keeps its whole-schedule card when the knowledge has one,
+    shortened and without the tests already on record."""
     subject = ctx.subject
-    if subject.new_start and any(c.decision == "monitor" for c in cards):
-        return cards
     if any(c.decision in _PAUSING for c in cards):
         # The drug is being stopped, held or restarted another way: the schedule pauses with it
         # (no schedule card either), and the toxicity card says which tests decide what comes next.
@@ -271,9 +328,18 @@ def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard])
         draft=draft,
         unavailable=(*request.unavailable, *request.monitoring_unavailable),
         patient_id=request.patient_id,
+        look_ahead_days=_HORIZON_DAYS if subject.new_start else 0,
     )
     kept = [c for c in cards if c.decision != "monitor"]
-    card = monitoring_card(review, knowledge, request.links.smart_launch_url) if review else None
+    whole = next((c for c in cards if c.decision == "monitor"), None)
+    card: RenderedCard | None = None
+    if review is None:
+        card = None
+    elif subject.new_start and whole is not None:
+        # A first order keeps its whole-schedule card (the knowledge has one), in a few lines.
+        card = first_order_card(review, knowledge, whole)
+    else:
+        card = monitoring_card(review, knowledge, request.links.smart_launch_url)
     # One card per therapy: drafts of both parts of a co-pack are two subjects of one schedule.
     once = ("monitoring-card", subject.drug)
     if card is None or ctx.memo.get(once):

@@ -385,3 +385,31 @@ def test_a_stopped_order_without_end_is_one_plain_line_without_resource_ids() ->
     [card] = monitoring_cards("patient-view", patient)
     detail = card.card.detail or ""
     assert "read as running until the next one" in detail and "MedicationRequest/" not in detail
+
+
+def test_first_order_schedule_card_is_short_and_does_not_reorder_a_baseline_on_record() -> None:
+    draft = order(AVD, 200, 2, start=days_ago(-2))
+    first_dose = (TODAY + timedelta(days=2)).isoformat()
+    patient = replace(facts(labs=labs_on(1)), assessments=(eye_exam(5),))
+    [card] = [
+        c for c in run(request("order-select", patient, draft), monitoring=True) if c.decision == "monitor"
+    ]
+    lines = (card.card.detail or "").splitlines()
+    assert len(lines) <= 6 and len(card.card.detail or "") < 600
+    assert "- ALT, AST, bilirubin, ALP, CPK: baseline on record" in (card.card.detail or "")
+    timings = [
+        (a.resource or {})["occurrenceTiming"]["event"]
+        for s in card.card.suggestions or ()
+        for a in s.actions or ()
+    ]
+    assert len(timings) == 6 and all(first_dose not in events for events in timings)
+    # Without the baseline on record, it is ordered for the first dose.
+    [card] = [
+        c for c in run(request("order-select", facts(), draft), monitoring=True) if c.decision == "monitor"
+    ]
+    timings = [
+        (a.resource or {})["occurrenceTiming"]["event"]
+        for s in card.card.suggestions or ()
+        for a in s.actions or ()
+    ]
+    assert all(events[0] == first_dose for events in timings)
