@@ -40,6 +40,7 @@ _KEYS = {
     "soc": ("gradedEvents", "adverseEvents"),
 }
 _RECORDED = (EventSource.OBSERVATION, EventSource.ADVERSE_EVENT)
+_LAST_DAY = 3660  # a schedule with an end is read up to ten years (its whole length)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +154,34 @@ def _window(item: MonitoringItem, policy: MonitoringPolicy) -> MonitoringWindow:
     return item.window or policy.window
 
 
+def _open_ended(item: MonitoringItem) -> bool:
+    """True when some timing of the item runs for as long as therapy continues."""
+    return any(r.until_day is None for r in item.repeat) or any(
+        t.every is not None and t.until_cycle is None for t in item.cycle_timing
+    )
+
+
+def _expiry(item: MonitoringItem, cycle_days: int | None) -> tuple[int, int] | None:
+    """(last scheduled day, day it stops being owed) of a schedule with an end, else None.
+
+    The last test of a schedule that ends ("CPK every 2 weeks during the first month", "weeks 2,
+    4 and 8") is owed until as long after it as the interval before it: after that it is history
+    (missed), not an order for today. An open-ended schedule's next test takes over instead.
+    """
+    if _open_ended(item):
+        return None
+    plan = scheduled_days(item, cycle_days, _LAST_DAY)
+    if len(plan) < 2:
+        return None
+    last, before = plan[-1].day, plan[-2].day
+    return last, last + (last - before)
+
+
+def _expired(expiry: tuple[int, int] | None, day: int, course: Course, after: timedelta, today: date) -> bool:
+    """Whether `day` is the last test of an ended schedule and no longer owed today."""
+    return expiry is not None and day == expiry[0] and course.date_of(expiry[1]) + after < today
+
+
 def _occurrences(
     item: MonitoringItem,
     policy: MonitoringPolicy,
@@ -163,7 +192,9 @@ def _occurrences(
     missing: bool,
 ) -> list[Occurrence]:
     window = _window(item, policy)
-    plan = scheduled_days(item, item_cycle_days(item, policy.cycle_days), last_day)
+    length = item_cycle_days(item, policy.cycle_days)
+    plan = scheduled_days(item, length, last_day)
+    expiry = _expiry(item, length)
     dated = []
     for scheduled in plan:
         due = course.date_of(scheduled.day)
@@ -188,6 +219,8 @@ def _occurrences(
             status = "unknown"
         elif following_open:
             status = "missed"
+        elif _expired(expiry, scheduled.day, course, closes - due, today):
+            status = "missed"  # the last test of a schedule that has ended, long past
         elif today > closes:
             status = "overdue"
         else:
@@ -241,9 +274,11 @@ def _new_cycle(
     moment = draft.start or draft.authored_on or now
     day = course.day_of(moment.date())
     window = policy.window
+    # An order may start a cycle as early as its pre-cycle tests may be drawn.
+    before = max(window.before_days, window.pre_cycle_before_days or 0)
     for cycle in (day // length + 1, day // length + 2):
         first = course.date_of((cycle - 1) * length)
-        if cycle >= 1 and first - timedelta(days=window.before_days) <= moment.date() <= first + timedelta(
+        if cycle >= 1 and first - timedelta(days=before) <= moment.date() <= first + timedelta(
             days=window.after_days
         ):
             return cycle

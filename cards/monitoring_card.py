@@ -5,20 +5,23 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Sequence
-from datetime import date
+from dataclasses import replace
+from datetime import date, timedelta
 
 from cards.actions import service_request
 from cards.context import Context
 from cards.loader import DrugKnowledge
 from cards.model import Action, Card, Coding, Link, RenderedCard, Source, Suggestion
-from cards.monitoring import ItemState, Review, review_monitoring
+from cards.monitoring import ItemState, Occurrence, Review, review_monitoring
 from cards.render import OVERRIDE_REASONS, RULE_SYSTEM
 
-__all__ = ["SCHEDULE_RULE", "follow_up", "monitoring_card"]
+__all__ = ["SCHEDULE_RULE", "first_order_card", "follow_up", "monitoring_card"]
 
 # Rule id of the follow-up card (feedback analytics); its topic code is "<drug>.monitoring".
 SCHEDULE_RULE = "{}.monitoring.schedule"
 
+_HORIZON_DAYS = 182  # a first order's schedule is ordered 26 weeks ahead (as the schedule card lists it)
+_SHOWN_DATES = 3  # dates written on a first order's card line; every date is in the order itself
 _PAUSING = frozenset({"contraindicated", "discontinue", "withhold", "desensitize", "switch-agent"})
 
 
@@ -30,32 +33,37 @@ def _names(states: Sequence[ItemState]) -> str:
     return ", ".join(dict.fromkeys(_name(s) for s in states))
 
 
+# A narrow EHR panel: at most this many test lines; the rest are counted (all are in the orders).
+_MAX_LINES = 4
+
+
 def _line(state: ItemState, what: str) -> str:
     o = state.occurrence
     assert o is not None
-    text = f"- {_name(state)}: {o.scheduled.label}, due {o.due.isoformat()}"
-    text += f" (counts {o.opens.isoformat()} to {o.closes.isoformat()})"
+    text = f"{o.scheduled.label}, due {o.due.isoformat()}"
+    if state.state in ("due", "soon"):
+        text += f" (counts {o.opens.isoformat()} to {o.closes.isoformat()})"
     return text + (f"; {what}" if what else "")
 
 
-def _lines(states: Sequence[ItemState], what: Callable[[ItemState], str]) -> list[str]:
+def _lines(heading: str, states: Sequence[ItemState], what: Callable[[ItemState], str]) -> list[str]:
     """One bullet per group of tests with the same scheduled day and history (narrow panels)."""
     groups: dict[str, list[ItemState]] = {}
     for state in states:
-        key = _line(state, what(state)).split(": ", 1)[1]
-        groups.setdefault(key, []).append(state)
-    return [f"- {_names(group)}: {rest}" for rest, group in groups.items()]
+        groups.setdefault(_line(state, what(state)), []).append(state)
+    return [f"- {heading} {_names(group)}: {rest}" for rest, group in groups.items()]
+
+
+def _last(state: ItemState) -> str:
+    return f"last {state.last_result.isoformat()}" if state.last_result else "none on record"
 
 
 def _history(state: ItemState) -> str:
     """What is on record for an overdue item: the occurrences missed before, the last result."""
     parts = [f"missed {o.scheduled.label} ({o.due.isoformat()})" for o in state.missed]
-    if len(parts) > 2:  # a long run reads better as a count
-        parts = [f"{len(parts)} earlier scheduled tests missed since {state.missed[0].due.isoformat()}"]
-    parts.append(
-        f"last result {state.last_result.isoformat()}" if state.last_result else "no result on record"
-    )
-    return "; ".join(parts)
+    if len(parts) > 1:  # a run reads better as a count
+        parts = [f"{len(parts)} earlier missed since {state.missed[0].due.isoformat()}"]
+    return "; ".join([*parts, _last(state)])
 
 
 def _request(review: Review, state: ItemState) -> Action:
@@ -70,7 +78,9 @@ def _request(review: Review, state: ItemState) -> Action:
     else:
         start = max(o.opens, today)
         end = max(o.closes if o.due > today or state.state != "overdue" else today, start)
-        if state.state == "overdue":  # owed before a cycle that has not started yet
+        if state.state == "overdue" or o.scheduled.cycle is not None or o.scheduled.day == 0:
+            # Owed before a cycle or before the first dose: ordered to be done by that day (the
+            # window's days after it only accept a late result).
             end = max(o.due, start)
         period, dates = (start, end), ()
         when = f"{start.isoformat()} to {end.isoformat()}"
@@ -106,6 +116,85 @@ def _summary(
     return text if len(text) < 140 else text[:136].rstrip() + "..."
 
 
+def _sources(review: Review, states: Sequence[ItemState]) -> list[str]:
+    """Reference ids of the listed tests, then of the window."""
+    refs = dict.fromkeys(s.item.source for s in states)
+    refs[review.policy.window.source] = None
+    return list(refs)
+
+
+def _window(review: Review, states: Sequence[ItemState]) -> str:
+    """The result window in a few words (the exact dates of each test due are on its line)."""
+    windows = [review.policy.window, *(s.item.window for s in states if s.item.window)]
+    window = windows[0]
+    if window.before_days == window.after_days:
+        text = f"window {window.before_days} days either side"
+    else:
+        text = f"window {window.before_days} days before to {window.after_days} after"
+    wider = any(
+        (w.pre_cycle_before_days or 0) > w.before_days or w.baseline_before_days > w.before_days
+        for w in windows
+    )
+    text += ", wider before a cycle or the first dose" if wider else ""
+    return text + (" (local policy)" if any(w.local_policy for w in windows) else "")
+
+
+def _where(review: Review) -> str:
+    if review.cycle is not None and review.therapy_day >= 0:
+        return f"Cycle {review.cycle[0]} day {review.cycle[1]}"
+    if review.therapy_day >= 0:
+        return f"Therapy day {review.therapy_day}"
+    return "Before the first dose"
+
+
+def _detail(
+    review: Review,
+    knowledge: DrugKnowledge,
+    pre: list[ItemState],
+    overdue: list[ItemState],
+    due: list[ItemState],
+    unknown: list[ItemState],
+) -> list[str]:
+    """A few lines: where the patient is, each test owed with its date, interruptions, one source line."""
+    spec = knowledge.spec
+    heading = f"**{_where(review)} ({review.today.isoformat()})"
+    if pre:
+        first = pre[0].occurrence
+        assert first is not None
+        heading += f": this order starts cycle {first.scheduled.cycle}"
+    lines = [heading + "**"]
+    tests = _lines("Missing", pre, _last)
+    tests += _lines("Overdue", overdue, _history)
+    tests += _lines("Due", [s for s in due if s.state == "due"], lambda s: "")
+    tests += _lines("Due soon", [s for s in due if s.state == "soon"], lambda s: "")
+    tests += _lines(
+        "Not checked",
+        unknown,
+        lambda s: f"{', '.join(s.missing_data)} not obtained, so not called overdue",
+    )
+    if len(tests) > _MAX_LINES:
+        tests = [*tests[: _MAX_LINES - 1], f"- and {len(tests) - _MAX_LINES + 1} more (all in the orders)"]
+    lines += tests
+    course = review.course
+    if course.paused:
+        first_day, last_day = course.paused[0][0], course.paused[-1][1]
+        span = f"{first_day.isoformat()} to {last_day.isoformat()}"
+        if len(course.paused) > 1:
+            span = f"{len(course.paused)} times between {span}"
+        lines.append(f"Interrupted {span}: later dates moved {course.paused_days} days.")
+    if course.unknown_ends:
+        lines.append("An order stopped or held with no end date is read as running until the next one.")
+    cited = []
+    for ref_id in _sources(review, (*pre, *overdue, *due, *unknown)):
+        ref = spec.references.get(ref_id)
+        if ref is None or ref_id == review.policy.window.source:
+            continue  # the window is described in the same line
+        cited.append(ref.label + ("" if ref.verified else " (not confirmed)"))
+    window = _window(review, (*pre, *overdue, *due, *unknown))
+    lines.append(f"Source: {'; '.join(cited)}; {window}. Knowledge {spec.drug} {spec.version}.")
+    return lines
+
+
 def monitoring_card(
     review: Review, knowledge: DrugKnowledge, smart_url: str | None = None
 ) -> RenderedCard | None:
@@ -118,74 +207,15 @@ def monitoring_card(
     unknown = [s for s in review.items if s.state == "unknown" and s.item.id not in pre_ids]
     if not (pre or overdue or due or unknown):
         return None
-    where = f"therapy day {review.therapy_day}" if review.therapy_day >= 0 else "before the first dose"
-    if review.cycle is not None:
-        where = f"cycle {review.cycle[0]} day {review.cycle[1]}"
-    lines = [f"**{spec.title}: monitoring on {review.today.isoformat()} ({where})**", ""]
-    if pre:
-        first = pre[0].occurrence
-        assert first is not None
-        lines.append(f"Missing before cycle {first.scheduled.cycle} (this order starts it):")
-        lines += _lines(
-            pre,
-            lambda s: f"last result {s.last_result.isoformat()}" if s.last_result else "no result on record",
-        )
-    if overdue:
-        lines.append("Overdue:")
-        lines += _lines(overdue, _history)
-    if due:
-        lines.append("Due now or soon:")
-        lines += _lines(due, lambda s: "window open now" if s.state == "due" else "")
-    if unknown:
-        keys = sorted({k for s in unknown for k in s.missing_data})
-        lines.append(f"Could not be checked ({', '.join(keys)} could not be obtained; not called overdue):")
-        lines += _lines(unknown, lambda s: "check the record")
-    lines.append("")
-    notes = dict.fromkeys(s.item.note for s in (*pre, *overdue, *due, *unknown) if s.item.note)
-    if notes:
-        lines += ["Schedule: " + " ".join(notes), ""]
-    course = review.course
-    if course.paused:
-        spans = ", ".join(f"{a.isoformat()} to {b.isoformat()}" for a, b in course.paused)
-        lines.append(f"Interrupted {spans}: later dates moved by {course.paused_days} days.")
-    if course.unknown_ends:
-        lines.append(
-            f"{', '.join(course.unknown_ends)} stopped or held without an end date: "
-            "no interruption assumed, dates not moved."
-        )
-    window = review.policy.window
-    kind = " (local policy)" if window.local_policy else ""
-    cycle_start = (
-        ""
-        if window.pre_cycle_before_days is None
-        else f", before a cycle from {window.pre_cycle_before_days}"
-    )
-    lines.append(
-        f"A result counts from {window.before_days} days before to {window.after_days} days after a "
-        f"scheduled day{cycle_start}; a baseline from {window.baseline_before_days} days before the first"
-        f" dose{kind}."
-    )
-    lines.append("")
-    refs = dict.fromkeys(s.item.source for s in (*pre, *overdue, *due, *unknown))
-    refs[window.source] = None
-    if review.policy.cycle_source:
-        refs[review.policy.cycle_source] = None
-    lines.append("Sources:")
-    for ref_id in refs:
-        cited = spec.references.get(ref_id)
-        if cited is None:  # the built-in default window of a file without [monitoring_policy]
-            lines.append("- Local policy: toxhooks' default window (no source in the knowledge file).")
-            continue
-        mark = "" if cited.verified else " (not confirmed)"
-        lines.append(f"- {cited.citation}{mark} <{cited.url}>")
-    lines.append(f"\nKnowledge: {spec.drug} {spec.version}.")
+    card_lines = _detail(review, knowledge, pre, overdue, due, unknown)
     actionable = [*pre, *overdue, *due]
     suggestions = None
     if actionable:
         actions = tuple(_request(review, s) for s in actionable)
         label = "Order the overdue and due tests" if (pre or overdue) else "Order the tests due soon"
         suggestions = (Suggestion(label=label, isRecommended=True, actions=actions),)
-    ref = spec.references[next(iter(refs))]
+    refs = _sources(review, (*pre, *overdue, *due, *unknown))
+    ref = spec.references.get(refs[0]) or spec.references[next(iter(spec.references))]
     rule_id = f"{spec.drug}.monitoring"
     links = None
     if smart_url:
@@ -195,7 +225,7 @@ def monitoring_card(
         links = (Link(label="Toxicity timeline", url=smart_url, type="smart", appContext=context),)
     card = Card(
         summary=_summary(spec.title, overdue, pre, due, unknown),
-        detail="\n".join(lines).strip(),
+        detail="\n".join(card_lines),
         indicator="warning" if (pre or overdue) else "info",
         source=Source(
             label=ref.label,
@@ -223,16 +253,70 @@ def monitoring_card(
     )
 
 
+def _owed(review: Review, occurrences: Sequence[Occurrence]) -> list[date]:
+    """Dates still to order: not done, from today to the horizon (a baseline not on record: today on)."""
+    end = review.today + timedelta(days=_HORIZON_DAYS)
+    dates = [max(o.due, review.today) for o in occurrences if o.status not in ("done", "late")]
+    return sorted({d for d in dates if d <= end})
+
+
+def first_order_card(review: Review, knowledge: DrugKnowledge, card: RenderedCard) -> RenderedCard | None:
+    """A first order's schedule card in a few lines, ordering only what is not already on record."""
+    spec = knowledge.spec
+    by_item: dict[str, list[Occurrence]] = {}
+    for occurrence in review.occurrences:
+        by_item.setdefault(occurrence.item.id, []).append(occurrence)
+    groups: dict[str, list[str]] = {}
+    actions: list[Action] = []
+    for item in spec.monitoring:
+        occurrences = by_item.get(item.id, [])
+        dates = _owed(review, occurrences)
+        baseline = next((o for o in occurrences if o.scheduled.day == 0), None)
+        on_record = baseline.result_date if baseline is not None else None
+        text = [f"baseline on record {on_record.isoformat()}"] if on_record is not None else []
+        if dates:
+            shown = ", ".join(d.isoformat() for d in dates[:_SHOWN_DATES])
+            more = len(dates) - _SHOWN_DATES
+            text.append(shown + (f" (+{more} to {dates[-1].isoformat()})" if more > 0 else ""))
+            actions.append(
+                service_request(
+                    patient_id=review.patient_id,
+                    description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
+                    display=item.display,
+                    loinc=item.loinc if item.code_verified else None,
+                    snomed=item.snomed if item.code_verified else None,
+                    dates=tuple(dates),
+                    note=item.note,
+                )
+            )
+        if text:
+            groups.setdefault("; ".join(text), []).append(item.short or item.display)
+    if not actions:
+        return None  # nothing left to order: no "none left in the schedule" card
+    start = review.course.start.isoformat()
+    lines = [f"**Schedule from the first dose ({start}), next 26 weeks**"]
+    tests = [f"- {', '.join(names)}: {text}" for text, names in groups.items()]
+    if len(tests) > _MAX_LINES:
+        tests = [*tests[: _MAX_LINES - 1], f"- and {len(tests) - _MAX_LINES + 1} more (all in the orders)"]
+    lines += tests
+    ids = dict.fromkeys(i.source for i in spec.monitoring)
+    refs = [spec.references[r] for r in ids if r in spec.references]
+    cited = "; ".join(r.label + ("" if r.verified else " (not confirmed)") for r in refs)
+    lines.append(f"Source: {cited}. Knowledge {spec.drug} {spec.version}.")
+    suggestion = Suggestion(label="Order the monitoring schedule", isRecommended=True, actions=tuple(actions))
+    shaped = card.card.model_copy(update={"detail": "\n".join(lines), "suggestions": (suggestion,)})
+    return replace(card, card=shaped)
+
+
 def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard]) -> list[RenderedCard]:
     """The subject's cards with the monitoring check: it replaces the generic schedule card of a
-    continuing therapy; a first order keeps its whole-schedule card when the knowledge has one."""
+    continuing therapy; a first order keeps its whole-schedule card when the knowledge has one,
+    shortened and without the tests already on record."""
     subject = ctx.subject
-    if subject.new_start and any(c.decision == "monitor" for c in cards):
-        return cards
     if any(c.decision in _PAUSING for c in cards):
-        # The drug is being stopped, held or restarted another way: the schedule pauses with it,
-        # and the toxicity card says which tests decide what comes next.
-        return cards
+        # The drug is being stopped, held or restarted another way: the schedule pauses with it
+        # (no schedule card either), and the toxicity card says which tests decide what comes next.
+        return [c for c in cards if c.decision != "monitor"]
     request = ctx.request
     draft = subject.order if subject.order is not None and subject.order.is_draft else None
     orders = [m for m in request.facts.medications if m.drug and m.drug.drug == subject.drug]
@@ -244,9 +328,18 @@ def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard])
         draft=draft,
         unavailable=(*request.unavailable, *request.monitoring_unavailable),
         patient_id=request.patient_id,
+        look_ahead_days=_HORIZON_DAYS if subject.new_start else 0,
     )
     kept = [c for c in cards if c.decision != "monitor"]
-    card = monitoring_card(review, knowledge, request.links.smart_launch_url) if review else None
+    whole = next((c for c in cards if c.decision == "monitor"), None)
+    card: RenderedCard | None = None
+    if review is None:
+        card = None
+    elif subject.new_start and whole is not None:
+        # A first order keeps its whole-schedule card (the knowledge has one), in a few lines.
+        card = first_order_card(review, knowledge, whole)
+    else:
+        card = monitoring_card(review, knowledge, request.links.smart_launch_url)
     # One card per therapy: drafts of both parts of a co-pack are two subjects of one schedule.
     once = ("monitoring-card", subject.drug)
     if card is None or ctx.memo.get(once):

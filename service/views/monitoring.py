@@ -8,6 +8,7 @@ from datetime import date, datetime
 
 from cards.loader import KnowledgeBase
 from cards.monitoring import Occurrence, review_monitoring
+from cards.schema import MonitoringWindow
 from terminology.model import PatientFacts
 
 __all__ = ["MARKS", "ScheduleRow", "TherapySchedule", "monitoring_schedules"]
@@ -71,6 +72,19 @@ def _row(o: Occurrence, soon: int, today: date) -> ScheduleRow:
     )
 
 
+def _window_text(window: MonitoringWindow) -> str:
+    """The file-wide window with its wider allowances before a cycle and for a baseline."""
+    text = f"{window.before_days} days before to {window.after_days} days after"
+    wider = []
+    if window.pre_cycle_before_days is not None and window.pre_cycle_before_days != window.before_days:
+        wider.append(f"before a cycle from {window.pre_cycle_before_days} days")
+    if window.baseline_before_days != window.before_days:
+        wider.append(f"a baseline from {window.baseline_before_days} days before the first dose")
+    if window.local_policy:
+        wider.append("local policy")
+    return text + (f" ({'; '.join(wider)})" if wider else "")
+
+
 def monitoring_schedules(
     facts: PatientFacts,
     knowledge: KnowledgeBase,
@@ -92,10 +106,7 @@ def monitoring_schedules(
         )
         if review is None:
             continue
-        window = review.policy.window
-        text = f"{window.before_days} days before to {window.after_days} days after"
-        if window.local_policy:
-            text += " (local policy)"
+        text = _window_text(review.policy.window)
         today = review.today
         rows = tuple(_row(o, review.policy.due_soon_days, today) for o in review.occurrences)
         out.append(

@@ -287,3 +287,129 @@ def test_the_card_links_to_the_timeline_of_its_rule() -> None:
     [card] = [c for c in cards if c.decision == "monitor"]
     [link] = card.card.links or ()
     assert link.type == "smart" and f'"rule": "{card.rule_ids[0]}"' in (link.appContext or "")
+
+
+# ---------------------------------------------------------------- clinical review fixes
+
+
+def _alectinib(start_age: float) -> MedicationOrder:
+    return order("alectinib", 600, 2, ident="alec", draft=False, status="active", start=days_ago(start_age))
+
+
+def test_the_card_reads_in_a_few_lines_with_one_source_line() -> None:
+    # Cycle 2 day 1 after a week-long gap, no labs since baseline: five labs overdue, eye exam due.
+    c1 = on_record(35, end=days_ago(22))
+    c2 = on_record(14)
+    patient = replace(facts(labs=labs_on(36), medications=(c1, c2)), assessments=(eye_exam(37),))
+    [card] = monitoring_cards("patient-view", patient)
+    lines = (card.card.detail or "").splitlines()
+    assert len(lines) <= 7 and len(card.card.detail or "") < 700
+    assert sum(line.startswith("- ") for line in lines) <= 4
+    assert [line for line in lines if line.startswith("Source: ")] == [lines[-1]]
+    assert "(local policy)" in lines[-1] and "Sources:" not in (card.card.detail or "")
+    assert "Liver tests before each cycle" not in (card.card.detail or "")  # the prose stays in the orders
+    assert any(line.startswith("- Overdue ALT, AST, bilirubin, ALP, CPK: before cycle 2") for line in lines)
+    assert any(line.startswith("Interrupted ") for line in lines)
+
+
+def test_more_than_four_groups_are_counted_not_listed() -> None:
+    review = _review(facts(), (on_record(16),), look_ahead_days=0)
+    items = tuple(replace(s, state="overdue", since=TODAY) for s in review.items if s.occurrence)
+    distinct = tuple(  # give each item its own history so that none share a line
+        replace(s, last_result=TODAY - timedelta(days=i + 1)) for i, s in enumerate(items)
+    )
+    card = monitoring_card(replace(review, items=distinct), knowledge().drugs[AVD])
+    assert card is not None
+    tests = [line for line in (card.card.detail or "").splitlines() if line.startswith("- ")]
+    assert len(tests) == 4 and tests[-1].startswith(f"- and {len(distinct) - 3} more")
+    assert len([a for s in card.card.suggestions or () for a in s.actions or ()]) == len(distinct)
+
+
+def test_blood_pressure_is_done_by_a_systolic_reading_and_continues_monthly() -> None:
+    lorlatinib = spec("lorlatinib")
+    bp = item("lorlatinib", "blood-pressure")
+    assert [s.day for s in scheduled_days(bp, None, 400)][:3] == [14, 44, 74]
+    assert scheduled_days(bp, None, 400)[-1].day == 374  # no end while therapy continues
+    start = on_record(50)
+    readings = tuple(
+        replace(lab("systolic-bp", 128, 0, days_ago(age), ident=f"sbp-{age}"), unit="mm[Hg]")
+        for age in (36, 6)
+    )
+    lipids = labs_on(51, 21, analytes=("cholesterol", "triglycerides"))
+    review = review_monitoring(lorlatinib, facts(labs=(*readings, *lipids)), now=NOW, orders=(start,))
+    assert review is not None
+    assert {s.item.id: s.state for s in review.items}["blood-pressure"] == "ok"
+    review = review_monitoring(lorlatinib, facts(labs=lipids), now=NOW, orders=(start,))
+    assert review is not None and {s.item.id: s.state for s in review.items}["blood-pressure"] == "overdue"
+
+
+def test_the_last_test_of_an_ended_schedule_is_history_after_its_interval() -> None:
+    # Alectinib CPK: weeks 2 and 4 only ("during the first month"); liver tests monthly on.
+    liver = ("alt", "ast", "bilirubin")
+    day_38 = review_monitoring(
+        spec("alectinib"), facts(labs=labs_on(39, 24, analytes=liver)), now=NOW, orders=(_alectinib(38),)
+    )
+    assert day_38 is not None
+    assert {s.item.id: s.state for s in day_38.items}["ck"] == "overdue"  # day 28 missed: still owed
+    day_45 = review_monitoring(
+        spec("alectinib"), facts(labs=labs_on(46, 31, 3, analytes=liver)), now=NOW, orders=(_alectinib(45),)
+    )
+    assert day_45 is not None
+    states = {s.item.id: s.state for s in day_45.items}
+    assert states["ck"] == "ok"  # 14 days after day 28 (+ the window): history, not an order today
+    assert [o.status for o in day_45.occurrences if o.item.id == "ck"] == ["missed", "missed"]
+
+
+def test_an_order_starting_three_days_before_the_cycle_starts_it() -> None:
+    c1 = on_record(25, end=days_ago(5))
+    patient = replace(facts(labs=labs_on(26, 11), medications=(c1,)), assessments=(eye_exam(27),))
+    draft = order(AVD, 200, 2, ident="c2", start=NOW)  # cycle 2 starts in 3 days
+    review = _review(patient, (c1,), draft=draft)
+    assert review.new_cycle == 2
+    assert {s.item.id for s in review.pre_cycle_missing} == {"ophthalmic-exam", *LABS}
+
+
+def test_baseline_and_pre_cycle_tests_are_ordered_by_their_day_not_after_it() -> None:
+    planned = on_record(-2)  # first dose in 2 days, nothing on record
+    [card] = monitoring_cards("patient-view", facts(medications=(planned,)))
+    assert card.card.indicator == "info" and "baseline" in (card.card.detail or "")
+    actions = [a for s in card.card.suggestions or () for a in s.actions or ()]
+    periods = {(a.resource or {})["occurrencePeriod"]["end"] for a in actions}
+    assert periods == {(TODAY + timedelta(days=2)).isoformat()}  # not the window's 2 days after
+
+
+def test_a_stopped_order_without_end_is_one_plain_line_without_resource_ids() -> None:
+    stopped = order(AVD, 200, 2, ident="avd-old", draft=False, status="stopped", start=days_ago(40))
+    current = on_record(20)
+    patient = replace(facts(labs=labs_on(41), medications=(stopped, current)), assessments=(eye_exam(41),))
+    [card] = monitoring_cards("patient-view", patient)
+    detail = card.card.detail or ""
+    assert "read as running until the next one" in detail and "MedicationRequest/" not in detail
+
+
+def test_first_order_schedule_card_is_short_and_does_not_reorder_a_baseline_on_record() -> None:
+    draft = order(AVD, 200, 2, start=days_ago(-2))
+    first_dose = (TODAY + timedelta(days=2)).isoformat()
+    patient = replace(facts(labs=labs_on(1)), assessments=(eye_exam(5),))
+    [card] = [
+        c for c in run(request("order-select", patient, draft), monitoring=True) if c.decision == "monitor"
+    ]
+    lines = (card.card.detail or "").splitlines()
+    assert len(lines) <= 6 and len(card.card.detail or "") < 600
+    assert "- ALT, AST, bilirubin, ALP, CPK: baseline on record" in (card.card.detail or "")
+    timings = [
+        (a.resource or {})["occurrenceTiming"]["event"]
+        for s in card.card.suggestions or ()
+        for a in s.actions or ()
+    ]
+    assert len(timings) == 6 and all(first_dose not in events for events in timings)
+    # Without the baseline on record, it is ordered for the first dose.
+    [card] = [
+        c for c in run(request("order-select", facts(), draft), monitoring=True) if c.decision == "monitor"
+    ]
+    timings = [
+        (a.resource or {})["occurrenceTiming"]["event"]
+        for s in card.card.suggestions or ()
+        for a in s.actions or ()
+    ]
+    assert all(events[0] == first_dose for events in timings)

@@ -400,3 +400,31 @@ def test_build_timeline_puts_the_linked_rule_first_and_filters_other_drugs(
 
 def test_jsonable_handles_nested_values() -> None:
     assert jsonable({"a": (EventSource.LAB, T0)}) == {"a": ["lab", "2026-09-01T08:00:00+00:00"]}
+
+
+def test_monitoring_schedule_states_the_wider_windows_and_marks_an_ended_schedule_missed() -> None:
+    from cards.loader import load_knowledge
+    from service.views.monitoring import monitoring_schedules
+
+    start = datetime(2025, 9, 15, tzinfo=UTC)
+    order = MedicationOrder(
+        reference="MedicationRequest/pima",
+        resource={"resourceType": "MedicationRequest", "id": "pima"},
+        status="active",
+        intent="order",
+        drug=DrugMatch(drug="pimasertib", match="name"),
+        medication_text="pimasertib",
+        dose=Dose(understood=False, text="60 mg BID"),
+        authored_on=start,
+        start=start,
+    )
+    facts = PatientFacts(ctcae_version="5.0", medications=(order,))
+    now = datetime(2026, 3, 16, 10, tzinfo=UTC)
+    [schedule] = monitoring_schedules(facts, load_knowledge(), now=now, drug="pimasertib")
+    assert schedule.window == (
+        "2 days before to 2 days after (a baseline from 14 days before the first dose; local policy)"
+    )
+    # Week 8 (10 Nov 2025) was never done; the schedule ended there: missed, not overdue today.
+    week8 = [r for r in schedule.rows if r.label == "day 56 (week 8)"]
+    assert week8 and {r.status for r in week8} == {"missed"}
+    assert all(r.status != "overdue" for r in schedule.rows)
