@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from datetime import datetime, timedelta
 from typing import Any
 
-from terminology.fhir import as_float, as_list, as_map, as_str, codings
+from terminology.fhir import as_float, as_list, as_map, as_str, codings, parse_datetime
 from terminology.model import Dose
 from terminology.strength import MASS_TO_MG, Strength, UnitForm, unit_form
 
-__all__ = ["TIMING_CODES", "read_dose"]
+__all__ = ["TIMING_CODES", "dosage_in_force", "read_dose"]
 
 # HL7 v3 GTSAbbreviation timing codes -> administrations per day (QOD every other day).
 TIMING_CODES = {
@@ -119,16 +120,86 @@ def _from_sig(text: str, strength: Strength | None) -> Dose:
     return _amount(float(match.group("dose")), unit, form, strength, per_day, text)
 
 
-def read_dose(resource: Mapping[str, Any], strength: Strength | None = None) -> Dose:
-    """The dose of the first dosageInstruction in mg: structured fields first, simple sigs second.
+_DURATION_DAYS = {**_PERIOD_DAYS, "wk": 7.0}
+_DURATION_WORDS = {"day": "d", "days": "d", "hour": "h", "hours": "h", "week": "wk", "weeks": "wk"}
+
+
+def _duration(dosage: Mapping[str, Any]) -> timedelta | None:
+    """A line's boundsDuration ("for 7 days") as a timedelta; None when absent or unreadable."""
+    bounds = as_map(as_map(as_map(dosage.get("timing")).get("repeat")).get("boundsDuration"))
+    value = as_float(bounds.get("value"))
+    unit = as_str(bounds.get("code")) or as_str(bounds.get("unit"))
+    unit = _DURATION_WORDS.get(unit or "", unit)
+    if value is None or value <= 0 or unit not in _DURATION_DAYS:
+        return None
+    return timedelta(days=value * _DURATION_DAYS[unit])
+
+
+def _bounds(dosage: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    period = as_map(as_map(as_map(dosage.get("timing")).get("repeat")).get("boundsPeriod"))
+    return parse_datetime(period.get("start")), parse_datetime(period.get("end"))
+
+
+def order_start(resource: Mapping[str, Any]) -> datetime | None:
+    """When the first dosage line starts: its boundsPeriod, else the validity period, else authoredOn."""
+    first = as_map(next(iter(as_list(resource.get("dosageInstruction"))), None))
+    validity = as_map(as_map(resource.get("dispenseRequest")).get("validityPeriod"))
+    authored = parse_datetime(resource.get("authoredOn"))
+    return _bounds(first)[0] or parse_datetime(validity.get("start")) or authored
+
+
+def dosage_in_force(resource: Mapping[str, Any], at: datetime | None) -> Mapping[str, Any] | None:
+    """The dosageInstruction line in force at `at` (a lead-in then a continuing dose: the phase of `at`).
+
+    Lines are taken in `sequence` order (lines without one in the order listed); each phase starts
+    at its own boundsPeriod.start, else where the previous phase ended (the order's start for the
+    first), and ends at its boundsPeriod.end or after its boundsDuration. Lines sharing a sequence
+    are concurrent: the first of them is read. Without `at`, or before the first phase, the first
+    line is read; after the last bounded phase, the last line.
+    """
+    lines = [as_map(d) for d in as_list(resource.get("dosageInstruction"))]
+    if not lines:
+        return None
+
+    def order_key(pair: tuple[int, Mapping[str, Any]]) -> tuple[bool, float, int]:
+        number = as_float(pair[1].get("sequence"))
+        return (number is None, number or 0.0, pair[0])
+
+    numbered = sorted(enumerate(lines), key=order_key)
+    phases: list[Mapping[str, Any]] = []
+    seen: set[float] = set()
+    for _, line in numbered:
+        number = as_float(line.get("sequence"))
+        if number is not None and number in seen:
+            continue  # concurrent with the phase already taken
+        if number is not None:
+            seen.add(number)
+        phases.append(line)
+    if at is None or len(phases) == 1:
+        return phases[0]
+    cursor = order_start(resource)
+    for line in phases:
+        start, end = _bounds(line)
+        start = start or cursor
+        length = _duration(line)
+        end = end or (start + length if start is not None and length is not None else None)
+        if end is None or at < end:
+            return line
+        cursor = end
+    return phases[-1]
+
+
+def read_dose(
+    resource: Mapping[str, Any], strength: Strength | None = None, at: datetime | None = None
+) -> Dose:
+    """The dose in force at `at` in mg (see dosage_in_force): structured fields first, simple sigs second.
 
     A count of units ("4 {pill}", "4 CAP") is multiplied by `strength`, the mg in one unit of the
     ordered product; any dose that cannot be read in mg is not understood, and says so.
     """
-    instructions = as_list(resource.get("dosageInstruction"))
-    if not instructions:
+    dosage = dosage_in_force(resource, at)
+    if dosage is None:
         return Dose(understood=False, problem="no dosageInstruction")
-    dosage = as_map(instructions[0])
     text = as_str(dosage.get("text"))
     timing = as_map(dosage.get("timing"))
     quantity = None

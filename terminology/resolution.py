@@ -102,14 +102,18 @@ def adverse_event_resolution(resource: Mapping[str, Any], event: GradedEvent) ->
 
 
 def condition_resolution(resource: Mapping[str, Any], event: GradedEvent) -> GradedEvent | None:
-    """A grade 0 point when the Condition has an abatement date or a resolved/inactive/remission status."""
+    """A grade 0 point when the Condition has an abatement[x] or a resolved/inactive/remission status."""
     status = next((c for _, c, _ in codings(resource.get("clinicalStatus")) if c), None)
     raw = as_str(resource.get("abatementDateTime"))
     period = as_map(resource.get("abatementPeriod"))
     raw = raw or as_str(period.get("end")) or as_str(period.get("start"))
     when = parse_datetime(raw)
-    over = status in _CONDITION_OVER or when is not None or bool(resource.get("abatementString"))
-    if not over or status in ("active", "recurrence", "relapse"):
+    # abatementString/Age/Range say it is over without a date; abatementBoolean (DSTU2, still sent
+    # by some EHRs) true says the same, false says it is not.
+    undated = any(resource.get(k) for k in ("abatementString", "abatementAge", "abatementRange"))
+    undated = undated or resource.get("abatementBoolean") is True
+    over = status in _CONDITION_OVER or when is not None or undated
+    if not over or status in ("active", "recurrence", "relapse") or resource.get("abatementBoolean") is False:
         return None
     read = f"resolved: clinicalStatus {status}" if status else "resolved"
     if when is not None and raw:
