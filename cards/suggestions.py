@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from cards.actions import (
@@ -19,11 +20,13 @@ from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
 from cards.schema import DesensitizationProtocol
 from cards.switching import switch_suggestions
+from terminology.model import MedicationOrder
 
 __all__ = ["build_suggestions"]
 
 _STOP = ("contraindicated", "discontinue")
 _HOLD = ("withhold",)
+_OPEN = ("active", "on-hold")  # orders still in force (a held order resumes unless stopped)
 
 
 def _drug_concept(plan: Plan) -> tuple[str | None, str]:
@@ -33,17 +36,49 @@ def _drug_concept(plan: Plan) -> tuple[str | None, str]:
     return code, ident.names[0]
 
 
+def _group(order: MedicationOrder) -> tuple[str, str] | None:
+    """The order's groupIdentifier (system, value), e.g. the step orders of one desensitization."""
+    raw = order.resource.get("groupIdentifier")
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("value"), str):
+        return None
+    system = raw.get("system")
+    return (system if isinstance(system, str) else "", raw["value"])
+
+
+def _course(plan: Plan, request: EvaluationRequest, order: MedicationOrder) -> list[MedicationOrder]:
+    """The order and every open order of the same drug in its group (all steps of a desensitization).
+
+    Stopping only the latest step would leave the next steps to start on their dates.
+    """
+    group = _group(order)
+    if group is None:
+        return [order]
+    out = [order]
+    seen = {order.reference}
+    for other in (*request.draft_orders, *request.facts.medications):
+        if other.reference in seen or _group(other) != group:
+            continue
+        if not other.drug or other.drug.drug != plan.subject.drug:
+            continue
+        if other.is_draft or other.status in _OPEN:
+            out.append(other)
+            seen.add(other.reference)
+    return out
+
+
 def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tuple[Action, ...]:
     order = plan.subject.order
     if order is None:
         return ()
     title = plan.knowledge.spec.title
-    if order.is_draft:
-        return (delete_draft(order, f"Remove the draft {title} order ({order.reference})."),)
-    if order.status != "active":
-        return ()
     status = "stopped" if decision in _STOP else "on-hold"
-    return (change_status(order, status, f"Set the {title} order {order.reference} to {status}."),)
+    out: list[Action] = []
+    for item in _course(plan, request, order):
+        if item.is_draft:
+            out.append(delete_draft(item, f"Remove the draft {title} order ({item.reference})."))
+        elif item.status == "active" or (item is not order and item.status in _OPEN and status == "stopped"):
+            out.append(change_status(item, status, f"Set the {title} order {item.reference} to {status}."))
+    return tuple(out)
 
 
 def _protocol_suggestion(
