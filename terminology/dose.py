@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -148,6 +149,42 @@ def order_start(resource: Mapping[str, Any]) -> datetime | None:
     return _bounds(first)[0] or parse_datetime(validity.get("start")) or authored
 
 
+def _phases(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """One line per phase, in `sequence` order (lines without one in the order listed)."""
+    lines = [as_map(d) for d in as_list(resource.get("dosageInstruction"))]
+
+    def order_key(pair: tuple[int, Mapping[str, Any]]) -> tuple[bool, float, int]:
+        number = as_float(pair[1].get("sequence"))
+        return (number is None, number or 0.0, pair[0])
+
+    phases: list[Mapping[str, Any]] = []
+    seen: set[float] = set()
+    for _, line in sorted(enumerate(lines), key=order_key):
+        number = as_float(line.get("sequence"))
+        if number is not None and number in seen:
+            continue  # concurrent with the phase already taken
+        if number is not None:
+            seen.add(number)
+        phases.append(line)
+    return phases
+
+
+def _in_force(resource: Mapping[str, Any], phases: list[Mapping[str, Any]], at: datetime | None) -> int:
+    """Index of the phase in force at `at` (0 without `at` or before the first phase ends)."""
+    if at is None or len(phases) < 2:
+        return 0
+    cursor = order_start(resource)
+    for index, line in enumerate(phases):
+        start, end = _bounds(line)
+        start = start or cursor
+        length = _duration(line)
+        end = end or (start + length if start is not None and length is not None else None)
+        if end is None or at < end:
+            return index
+        cursor = end
+    return len(phases) - 1
+
+
 def dosage_in_force(resource: Mapping[str, Any], at: datetime | None) -> Mapping[str, Any] | None:
     """The dosageInstruction line in force at `at` (a lead-in then a continuing dose: the phase of `at`).
 
@@ -157,36 +194,8 @@ def dosage_in_force(resource: Mapping[str, Any], at: datetime | None) -> Mapping
     are concurrent: the first of them is read. Without `at`, or before the first phase, the first
     line is read; after the last bounded phase, the last line.
     """
-    lines = [as_map(d) for d in as_list(resource.get("dosageInstruction"))]
-    if not lines:
-        return None
-
-    def order_key(pair: tuple[int, Mapping[str, Any]]) -> tuple[bool, float, int]:
-        number = as_float(pair[1].get("sequence"))
-        return (number is None, number or 0.0, pair[0])
-
-    numbered = sorted(enumerate(lines), key=order_key)
-    phases: list[Mapping[str, Any]] = []
-    seen: set[float] = set()
-    for _, line in numbered:
-        number = as_float(line.get("sequence"))
-        if number is not None and number in seen:
-            continue  # concurrent with the phase already taken
-        if number is not None:
-            seen.add(number)
-        phases.append(line)
-    if at is None or len(phases) == 1:
-        return phases[0]
-    cursor = order_start(resource)
-    for line in phases:
-        start, end = _bounds(line)
-        start = start or cursor
-        length = _duration(line)
-        end = end or (start + length if start is not None and length is not None else None)
-        if end is None or at < end:
-            return line
-        cursor = end
-    return phases[-1]
+    phases = _phases(resource)
+    return phases[_in_force(resource, phases, at)] if phases else None
 
 
 def read_dose(
@@ -197,9 +206,21 @@ def read_dose(
     A count of units ("4 {pill}", "4 CAP") is multiplied by `strength`, the mg in one unit of the
     ordered product; any dose that cannot be read in mg is not understood, and says so.
     """
-    dosage = dosage_in_force(resource, at)
-    if dosage is None:
+    phases = _phases(resource)
+    if not phases:
         return Dose(understood=False, problem="no dosageInstruction")
+    now = _in_force(resource, phases, at)
+    dose = _read_line(phases[now], strength)
+    if len(phases) - now < 2 or not dose.understood:
+        return dose
+    # Later phases (a lead-in's continuing dose): the highest daily dose the order will still reach.
+    later = [_read_line(line, strength) for line in phases[now:]]
+    dailies = [d.daily for d in later if d.understood and d.daily is not None]
+    return replace(dose, highest_daily=max(dailies)) if len(dailies) == len(later) else dose
+
+
+def _read_line(dosage: Mapping[str, Any], strength: Strength | None) -> Dose:
+    """The dose of one dosage line in mg."""
     text = as_str(dosage.get("text"))
     timing = as_map(dosage.get("timing"))
     quantity = None

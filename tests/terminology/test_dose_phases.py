@@ -96,3 +96,11 @@ def test_read_order_and_build_facts_use_now() -> None:
 def test_no_dosage_instruction_is_not_understood() -> None:
     dose = read_dose(_order(), at=START)
     assert not dose.understood and dose.problem == "no dosageInstruction"
+
+
+def test_highest_daily_is_what_the_order_will_still_reach() -> None:
+    order = _order(LEAD_IN, CONTINUING)
+    in_lead_in = read_dose(order, at=START + timedelta(days=1))
+    assert (in_lead_in.daily, in_lead_in.highest_daily) == (90, 180)
+    assert read_dose(order, at=START + timedelta(days=30)).highest_daily is None  # last phase
+    assert read_dose(_order(CONTINUING), at=START).highest_daily is None
