@@ -202,3 +202,23 @@ def test_abatement_boolean_false_is_not_resolved() -> None:
     condition = _graded_condition(abatementBoolean=False)
     timeline = build_facts([condition]).timeline("Rash maculo-papular")
     assert timeline is not None and timeline.current_grade == 3
+
+
+def test_abatement_boolean_false_keeps_the_diagnosis_active() -> None:
+    ild = {
+        "resourceType": "Condition",
+        "id": "ild",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "233703007"}]},
+        "onsetDateTime": "2026-03-13",
+        "abatementBoolean": False,
+    }
+    (history,) = build_facts([ild]).conditions
+    assert history.kind == "ild" and history.active
+
+
+def test_graded_condition_without_onset_is_dated_when_recorded() -> None:
+    condition = _graded_condition(recordedDate="2026-01-12")
+    del condition["onsetDateTime"]
+    timeline = build_facts([condition]).timeline("Rash maculo-papular")
+    assert timeline is not None and timeline.events[0].effective is not None
+    assert timeline.events[0].effective.date().isoformat() == "2026-01-12"
