@@ -61,7 +61,24 @@ def _per_day(timing: Mapping[str, Any]) -> float | None:
     for _, code, _ in codings(timing.get("code")):
         if code and code.upper() in TIMING_CODES:
             return TIMING_CODES[code.upper()]
-    return None
+    return _per_day_words(as_str(as_map(timing.get("code")).get("text")))
+
+
+_EVERY_HOURS = re.compile(r"^(?:every\s+(?P<h>\d+)\s*(?:hours?|h)|q\s*(?P<q>\d+)\s*h)$", re.IGNORECASE)
+
+
+def _per_day_words(text: str | None) -> float | None:
+    """A timing written only as text ("BID", "twice daily", "every 12 hours")."""
+    if not text:
+        return None
+    word = " ".join(text.strip().rstrip(".").split())
+    if word.upper() in TIMING_CODES:
+        return TIMING_CODES[word.upper()]
+    if word.lower() in _SIG_FREQ:
+        return float(_SIG_FREQ[word.lower()])
+    match = _EVERY_HOURS.match(word)
+    hours = float(match.group("h") or match.group("q")) if match else 0.0
+    return 24.0 / hours if 0 < hours <= 24 else None
 
 
 def _timing_text(timing: Mapping[str, Any]) -> str | None:

@@ -104,3 +104,14 @@ def test_highest_daily_is_what_the_order_will_still_reach() -> None:
     assert (in_lead_in.daily, in_lead_in.highest_daily) == (90, 180)
     assert read_dose(order, at=START + timedelta(days=30)).highest_daily is None  # last phase
     assert read_dose(_order(CONTINUING), at=START).highest_daily is None
+
+
+def test_timing_written_only_as_code_text() -> None:
+    cases = (("BID", 2), ("twice daily", 2), ("Every 12 hours", 2), ("q24h", 1), ("weekly-ish", None))
+    for text, per_day in cases:
+        line = _line(600)
+        del line["text"]
+        line["timing"] = {"code": {"text": text}}
+        dose = read_dose(_order(line))
+        assert dose.administrations_per_day == per_day, text
+        assert dose.understood == (per_day is not None), text
