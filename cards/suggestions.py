@@ -26,6 +26,7 @@ __all__ = ["build_suggestions"]
 
 _STOP = ("contraindicated", "discontinue")
 _HOLD = ("withhold",)
+_FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily"}
 _OPEN = ("active", "on-hold")  # orders still in force (a held order resumes unless stopped)
 
 
@@ -145,12 +146,22 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
         if target and ladder and ladder.verified:
             amount, per_day = target.dose, target.per_day
             text = f"{amount:g} {ladder.unit}"
-            units = in_order_units(plan.subject.order.dose, amount) if ladder.unit == "mg" else None
+            ordered = plan.subject.order.dose
+            units = in_order_units(ordered, amount) if ladder.unit == "mg" else None
+            freq = _FREQUENCY.get(int(per_day), f"{per_day:g} times daily")
+            description = f"Reduce {title} to {{}} {freq} (next dose level)."
             if units is not None:  # written in the order's own unit too: "3 capsules (450 mg)"
-                text = f"{units:g} {plan.subject.order.dose.count_form or 'unit'}s ({text})"
+                form = ordered.count_form or "unit"
+                text = f"{units:g} {form}{'s' if units != 1 else ''} ({text})"
+            elif ordered.count is not None and ordered.strength_mg:
+                # 120 mg of 90 mg tablets: written in mg, and the product must change too.
+                description += (
+                    f" {amount:g} {ladder.unit} is not a whole number of {ordered.strength_mg:g} mg "
+                    f"{ordered.count_form or 'unit'}s: choose a product strength that gives it."
+                )
             out.append(
                 Suggestion(
-                    label=f"Change the draft to {text} ({int(per_day)}x daily)",
+                    label=f"Change the draft to {text} {freq}",
                     isRecommended=True,
                     actions=(
                         reduce_draft(
@@ -158,7 +169,7 @@ def _management(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
                             amount,
                             per_day,
                             ladder.unit,
-                            f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                            description.format(text),
                             units=units,
                         ),
                     ),
