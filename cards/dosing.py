@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from cards.context import align
 from cards.schema import DoseLadder, DoseLevel
+from terminology.dose import read_dose
 from terminology.model import Dose, MedicationOrder
+from terminology.strength import Strength
 
-__all__ = ["Reduction", "describe", "in_order_units", "reduce_from", "reference_order"]
+__all__ = ["Reduction", "describe", "dose_at", "in_order_units", "reduce_from", "reference_order"]
 
 _TOLERANCE = 1e-6
 _WORDS = {1: "once daily", 2: "twice daily", 3: "three times daily"}
@@ -57,7 +59,27 @@ def reference_order(
     if not dated:
         return None
     like = dated[0][0]
-    return max(dated, key=lambda pair: align(pair[0], like))[1]
+    order = max(dated, key=lambda pair: align(pair[0], like))[1]
+    return dose_at(order, before)
+
+
+def dose_at(order: MedicationOrder, moment: datetime | None) -> MedicationOrder:
+    """The order with the dose of its phase in force at `moment` (a 90 mg lead-in, then 180 mg).
+
+    An order of one dosage line is returned as is; one with phases is re-read at the episode's
+    onset, so a reduction starts from the dose the patient was taking when the episode began.
+    """
+    lines = order.resource.get("dosageInstruction")
+    if moment is None or not isinstance(lines, list) or len(lines) < 2:
+        return order
+    dose = order.dose
+    strength = (
+        Strength(dose.strength_mg, dose.count_form, dose.strength_source or "the order")
+        if dose.strength_mg
+        else None
+    )
+    at_onset = read_dose(order.resource, strength, moment)
+    return replace(order, dose=at_onset) if at_onset.understood else order
 
 
 def in_order_units(dose: Dose, mg: float) -> float | None:

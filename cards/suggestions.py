@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import date, timedelta
 
 from cards.actions import (
@@ -20,8 +21,12 @@ from cards.model import Action, EvaluationRequest, Suggestion
 from cards.schedule import desensitization_steps, monitoring_dates
 from cards.schema import DesensitizationProtocol
 from cards.switching import switch_suggestions
+from terminology.model import MedicationOrder
 
 __all__ = ["build_suggestions"]
+
+_FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily"}
+_OPEN = ("active", "on-hold")  # orders still in force (a held order resumes unless stopped)
 
 
 def _drug_concept(plan: Plan) -> tuple[str | None, str]:
@@ -31,17 +36,49 @@ def _drug_concept(plan: Plan) -> tuple[str | None, str]:
     return code, ident.names[0]
 
 
+def _group(order: MedicationOrder) -> tuple[str, str] | None:
+    """The order's groupIdentifier (system, value), e.g. the step orders of one desensitization."""
+    raw = order.resource.get("groupIdentifier")
+    if not isinstance(raw, Mapping) or not isinstance(raw.get("value"), str):
+        return None
+    system = raw.get("system")
+    return (system if isinstance(system, str) else "", raw["value"])
+
+
+def _course(plan: Plan, request: EvaluationRequest, order: MedicationOrder) -> list[MedicationOrder]:
+    """The order and every open order of the same drug in its group (all steps of a desensitization).
+
+    Stopping only the latest step would leave the next steps to start on their dates.
+    """
+    group = _group(order)
+    if group is None:
+        return [order]
+    out = [order]
+    seen = {order.reference}
+    for other in (*request.draft_orders, *request.facts.medications):
+        if other.reference in seen or _group(other) != group:
+            continue
+        if not other.drug or other.drug.drug != plan.subject.drug:
+            continue
+        if other.is_draft or other.status in _OPEN:
+            out.append(other)
+            seen.add(other.reference)
+    return out
+
+
 def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tuple[Action, ...]:
     order = plan.subject.order
     if order is None:
         return ()
     title = plan.knowledge.spec.title
-    if order.is_draft:
-        return (delete_draft(order, f"Remove the draft {title} order ({order.reference})."),)
-    if order.status != "active":
-        return ()
     status = "stopped" if info(decision).action == "stop" else "on-hold"
-    return (change_status(order, status, f"Set the {title} order {order.reference} to {status}."),)
+    out: list[Action] = []
+    for item in _course(plan, request, order):
+        if item.is_draft:
+            out.append(delete_draft(item, f"Remove the draft {title} order ({item.reference})."))
+        elif item.status == "active" or (item is not order and item.status in _OPEN and status == "stopped"):
+            out.append(change_status(item, status, f"Set the {title} order {item.reference} to {status}."))
+    return tuple(out)
 
 
 def _protocol_suggestion(
@@ -109,19 +146,29 @@ def _order_change(
         if target and ladder and ladder.verified:
             amount, per_day = target.dose, target.per_day
             text = f"{amount:g} {ladder.unit}"
-            units = in_order_units(order.dose, amount) if ladder.unit == "mg" else None
+            ordered = order.dose
+            units = in_order_units(ordered, amount) if ladder.unit == "mg" else None
+            freq = _FREQUENCY.get(int(per_day), f"{per_day:g} times daily")
+            description = f"Reduce {title} to {{}} {freq} (next dose level)."
             if units is not None:  # written in the order's own unit too: "3 capsules (450 mg)"
-                text = f"{units:g} {order.dose.count_form or 'unit'}s ({text})"
+                form = ordered.count_form or "unit"
+                text = f"{units:g} {form}{'s' if units != 1 else ''} ({text})"
+            elif ordered.count is not None and ordered.strength_mg:
+                # 120 mg of 90 mg tablets: written in mg, and the product must change too.
+                description += (
+                    f" {amount:g} {ladder.unit} is not a whole number of {ordered.strength_mg:g} mg "
+                    f"{ordered.count_form or 'unit'}s: choose a product strength that gives it."
+                )
             change = reduce_draft(
                 order,
                 amount,
                 per_day,
                 ladder.unit,
-                f"Reduce {title} to {text} {int(per_day)} times daily (next dose level).",
+                description.format(text),
                 units=units,
             )
             return Suggestion(
-                label=(label or f"Change the draft to {text} ({int(per_day)}x daily)")[:80],
+                label=(label or f"Change the draft to {text} {freq}")[:80],
                 isRecommended=not label,
                 actions=(change,),
             )

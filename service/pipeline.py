@@ -244,7 +244,10 @@ def _draft_problem(resource: Mapping[str, Any]) -> str | None:
 
 
 def _read_drafts(
-    call: HookCall, drugs: Sequence[DrugIdentity], medications: Mapping[str, Mapping[str, Any]]
+    call: HookCall,
+    drugs: Sequence[DrugIdentity],
+    medications: Mapping[str, Mapping[str, Any]],
+    now: datetime | None = None,
 ) -> tuple[tuple[MedicationOrder, ...], list[str]]:
     orders: list[MedicationOrder] = []
     problems: list[str] = []
@@ -268,7 +271,7 @@ def _read_drafts(
         contained = medications_of(r for r in items if isinstance(r, dict))
         local = {**medications, **{"#" + k.split("/", 1)[1]: v for k, v in contained.items()}}
         try:
-            orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True))
+            orders.append(read_order(resource, drugs=drugs, medications=local, is_draft=True, now=now))
         except Exception as exc:  # a draft terminology cannot read is reported, never a 500
             log.warning("draft order not readable: %s", type(exc).__name__)
             problems.append(
@@ -342,7 +345,7 @@ def run_pipeline(
         **(gathered.medications or {}),
     }
     drugs = knowledge.drug_identities()
-    drafts, problems = _read_drafts(call, drugs, medications)
+    drafts, problems = _read_drafts(call, drugs, medications, now)
     unresolved = missing_medication_references(call, medications, history=gathered.resources)
     unavailable = (*gathered.unavailable, *unresolved)
     monitoring_only = tuple(u for u in unavailable if u.split(" ")[0] in MONITORING_KEYS)
@@ -362,6 +365,7 @@ def run_pipeline(
         ctcae_version=ctcae_version,
         drugs=drugs,
         medications=medications,
+        now=now,
     )
     problems.extend(unreadable)
     request = EvaluationRequest(

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
+from dataclasses import replace
+from datetime import datetime, timedelta
 from typing import Any
 
-from terminology.fhir import as_float, as_list, as_map, as_str, codings
+from terminology.fhir import as_float, as_list, as_map, as_str, codings, parse_datetime
 from terminology.model import Dose
 from terminology.strength import MASS_TO_MG, Strength, UnitForm, unit_form
 
-__all__ = ["TIMING_CODES", "read_dose"]
+__all__ = ["TIMING_CODES", "dosage_in_force", "read_dose"]
 
 # HL7 v3 GTSAbbreviation timing codes -> administrations per day (QOD every other day).
 TIMING_CODES = {
@@ -59,7 +61,24 @@ def _per_day(timing: Mapping[str, Any]) -> float | None:
     for _, code, _ in codings(timing.get("code")):
         if code and code.upper() in TIMING_CODES:
             return TIMING_CODES[code.upper()]
-    return None
+    return _per_day_words(as_str(as_map(timing.get("code")).get("text")))
+
+
+_EVERY_HOURS = re.compile(r"^(?:every\s+(?P<h>\d+)\s*(?:hours?|h)|q\s*(?P<q>\d+)\s*h)$", re.IGNORECASE)
+
+
+def _per_day_words(text: str | None) -> float | None:
+    """A timing written only as text ("BID", "twice daily", "every 12 hours")."""
+    if not text:
+        return None
+    word = " ".join(text.strip().rstrip(".").split())
+    if word.upper() in TIMING_CODES:
+        return TIMING_CODES[word.upper()]
+    if word.lower() in _SIG_FREQ:
+        return float(_SIG_FREQ[word.lower()])
+    match = _EVERY_HOURS.match(word)
+    hours = float(match.group("h") or match.group("q")) if match else 0.0
+    return 24.0 / hours if 0 < hours <= 24 else None
 
 
 def _timing_text(timing: Mapping[str, Any]) -> str | None:
@@ -119,16 +138,106 @@ def _from_sig(text: str, strength: Strength | None) -> Dose:
     return _amount(float(match.group("dose")), unit, form, strength, per_day, text)
 
 
-def read_dose(resource: Mapping[str, Any], strength: Strength | None = None) -> Dose:
-    """The dose of the first dosageInstruction in mg: structured fields first, simple sigs second.
+_DURATION_DAYS = {**_PERIOD_DAYS, "wk": 7.0}
+_DURATION_WORDS = {"day": "d", "days": "d", "hour": "h", "hours": "h", "week": "wk", "weeks": "wk"}
+
+
+def _duration(dosage: Mapping[str, Any]) -> timedelta | None:
+    """A line's boundsDuration ("for 7 days") as a timedelta; None when absent or unreadable."""
+    bounds = as_map(as_map(as_map(dosage.get("timing")).get("repeat")).get("boundsDuration"))
+    value = as_float(bounds.get("value"))
+    unit = as_str(bounds.get("code")) or as_str(bounds.get("unit"))
+    unit = _DURATION_WORDS.get(unit or "", unit)
+    if value is None or value <= 0 or unit not in _DURATION_DAYS:
+        return None
+    return timedelta(days=value * _DURATION_DAYS[unit])
+
+
+def _bounds(dosage: Mapping[str, Any]) -> tuple[datetime | None, datetime | None]:
+    period = as_map(as_map(as_map(dosage.get("timing")).get("repeat")).get("boundsPeriod"))
+    return parse_datetime(period.get("start")), parse_datetime(period.get("end"))
+
+
+def order_start(resource: Mapping[str, Any]) -> datetime | None:
+    """When the first dosage line starts: its boundsPeriod, else the validity period, else authoredOn."""
+    first = as_map(next(iter(as_list(resource.get("dosageInstruction"))), None))
+    validity = as_map(as_map(resource.get("dispenseRequest")).get("validityPeriod"))
+    authored = parse_datetime(resource.get("authoredOn"))
+    return _bounds(first)[0] or parse_datetime(validity.get("start")) or authored
+
+
+def _phases(resource: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """One line per phase, in `sequence` order (lines without one in the order listed)."""
+    lines = [as_map(d) for d in as_list(resource.get("dosageInstruction"))]
+
+    def order_key(pair: tuple[int, Mapping[str, Any]]) -> tuple[bool, float, int]:
+        number = as_float(pair[1].get("sequence"))
+        return (number is None, number or 0.0, pair[0])
+
+    phases: list[Mapping[str, Any]] = []
+    seen: set[float] = set()
+    for _, line in sorted(enumerate(lines), key=order_key):
+        number = as_float(line.get("sequence"))
+        if number is not None and number in seen:
+            continue  # concurrent with the phase already taken
+        if number is not None:
+            seen.add(number)
+        phases.append(line)
+    return phases
+
+
+def _in_force(resource: Mapping[str, Any], phases: list[Mapping[str, Any]], at: datetime | None) -> int:
+    """Index of the phase in force at `at` (0 without `at` or before the first phase ends)."""
+    if at is None or len(phases) < 2:
+        return 0
+    cursor = order_start(resource)
+    for index, line in enumerate(phases):
+        start, end = _bounds(line)
+        start = start or cursor
+        length = _duration(line)
+        end = end or (start + length if start is not None and length is not None else None)
+        if end is None or at < end:
+            return index
+        cursor = end
+    return len(phases) - 1
+
+
+def dosage_in_force(resource: Mapping[str, Any], at: datetime | None) -> Mapping[str, Any] | None:
+    """The dosageInstruction line in force at `at` (a lead-in then a continuing dose: the phase of `at`).
+
+    Lines are taken in `sequence` order (lines without one in the order listed); each phase starts
+    at its own boundsPeriod.start, else where the previous phase ended (the order's start for the
+    first), and ends at its boundsPeriod.end or after its boundsDuration. Lines sharing a sequence
+    are concurrent: the first of them is read. Without `at`, or before the first phase, the first
+    line is read; after the last bounded phase, the last line.
+    """
+    phases = _phases(resource)
+    return phases[_in_force(resource, phases, at)] if phases else None
+
+
+def read_dose(
+    resource: Mapping[str, Any], strength: Strength | None = None, at: datetime | None = None
+) -> Dose:
+    """The dose in force at `at` in mg (see dosage_in_force): structured fields first, simple sigs second.
 
     A count of units ("4 {pill}", "4 CAP") is multiplied by `strength`, the mg in one unit of the
     ordered product; any dose that cannot be read in mg is not understood, and says so.
     """
-    instructions = as_list(resource.get("dosageInstruction"))
-    if not instructions:
+    phases = _phases(resource)
+    if not phases:
         return Dose(understood=False, problem="no dosageInstruction")
-    dosage = as_map(instructions[0])
+    now = _in_force(resource, phases, at)
+    dose = _read_line(phases[now], strength)
+    if len(phases) - now < 2 or not dose.understood:
+        return dose
+    # Later phases (a lead-in's continuing dose): the highest daily dose the order will still reach.
+    later = [_read_line(line, strength) for line in phases[now:]]
+    dailies = [d.daily for d in later if d.understood and d.daily is not None]
+    return replace(dose, highest_daily=max(dailies)) if len(dailies) == len(later) else dose
+
+
+def _read_line(dosage: Mapping[str, Any], strength: Strength | None) -> Dose:
+    """The dose of one dosage line in mg."""
     text = as_str(dosage.get("text"))
     timing = as_map(dosage.get("timing"))
     quantity = None

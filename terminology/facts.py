@@ -136,6 +136,7 @@ def build_facts(
     medications: Mapping[str, Mapping[str, Any]] | None = None,
     therapy_start: datetime | None = None,
     baselines: Mapping[str, float] | None = None,
+    now: datetime | None = None,
 ) -> PatientFacts:
     """Grade Observations, read AdverseEvents/Conditions and orders on record into PatientFacts.
 
@@ -143,7 +144,8 @@ def build_facts(
     fetched, de-duplicated, drafts excluded); unknown types are ignored. `medications` maps
     "Medication/<id>" to Medication resources for MedicationRequest.medicationReference.
     `therapy_start` overrides the start used to pick baselines; `baselines` gives explicit
-    baselines by analyte id in the analyte's canonical unit.
+    baselines by analyte id in the analyte's canonical unit. `now` picks the dosage line in force
+    of orders with phases (a lead-in, then the continuing dose); without it, their first line.
     """
     get_table(ctcae_version)  # fail fast on an unsupported version
     meds: dict[str, Mapping[str, Any]] = dict(medications or {})
@@ -164,7 +166,7 @@ def build_facts(
         by_type.setdefault(kind, []).append((ref, resource))
 
     orders = tuple(
-        read_order(r, drugs=drugs, medications=meds) for _, r in by_type.get("MedicationRequest", ())
+        read_order(r, drugs=drugs, medications=meds, now=now) for _, r in by_type.get("MedicationRequest", ())
     )
     start = therapy_start or therapy_start_of(orders, drugs)
 

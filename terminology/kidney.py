@@ -21,10 +21,34 @@ _ABSOLUTE_WINDOW = timedelta(hours=48)
 _RELATIVE_WINDOW = timedelta(days=7)
 
 
+# KDIGO writes the absolute rise as 0.3 mg/dL or 26.5 umol/L; 26.5 umol/L is 0.29977 mg/dL with
+# creatinine's molar mass, so the comparison allows that rounding (0.0005 mg/dL, under 0.05 umol/L).
+_ROUNDING_MG_DL = 5e-4
+
+
+def _rise(value: float, baseline: float) -> bool:
+    return value - baseline >= ABSOLUTE_RISE_MG_DL - _ROUNDING_MG_DL
+
+
 def _meets(value: float, baseline: float, absolute: bool) -> bool:
-    if absolute and value - baseline >= ABSOLUTE_RISE_MG_DL - 1e-9:
+    if absolute and _rise(value, baseline):
         return True
     return baseline > 0 and value >= RELATIVE_RISE * baseline - 1e-9
+
+
+def _shown(lab: LabResult) -> tuple[str, str]:
+    """The value and unit as received ("96.5", "umol/L"), else in the canonical unit."""
+    if lab.received_value is not None and lab.received_unit:
+        return f"{lab.received_value:g}", lab.received_unit
+    return f"{lab.value:.3g}", lab.unit
+
+
+def _change(base: LabResult, lab: LabResult) -> str:
+    """'0.8 -> 1.25 mg/dL', or each with its unit when they were received in different units."""
+    (before, unit_before), (after, unit) = _shown(base), _shown(lab)
+    if unit_before == unit:
+        return f"{before} -> {after} {unit}"
+    return f"{before} {unit_before} -> {after} {unit}"
 
 
 def _dated(series: Sequence[LabResult]) -> list[tuple[datetime, LabResult]]:
@@ -46,7 +70,7 @@ def aki_from_creatinine(series: Sequence[LabResult]) -> HistoryCondition | None:
         recent = [p for t, p in prior if when - t <= _ABSOLUTE_WINDOW]
         near = min(recent, key=lambda p: p.value) if recent else None
         if near is not None and _meets(lab.value, near.value, absolute=True):
-            found = (lab, near, lab.value - near.value >= ABSOLUTE_RISE_MG_DL - 1e-9)
+            found = (lab, near, _rise(lab.value, near.value))
         if _meets(lab.value, base.value, absolute=False):
             found = (lab, base, False)
     if found is None:
@@ -54,14 +78,11 @@ def aki_from_creatinine(series: Sequence[LabResult]) -> HistoryCondition | None:
     lab, base, absolute = found
     latest = dated[-1][1]
     active = _meets(latest.value, base.value, absolute=True)
-    how = (
-        f"+{lab.value - base.value:.2g} mg/dL within 48 h"
-        if absolute
-        else f"{lab.value / base.value:.2g} x baseline within 7 days"
-    )
-    display = (
-        f"Acute kidney injury by creatinine (KDIGO 2012): {base.value:g} -> {lab.value:g} {lab.unit} ({how})"
-    )
+    rise = f"+{lab.value - base.value:.2f} mg/dL"
+    if lab.received_unit and lab.received_unit == base.received_unit and lab.received_value is not None:
+        rise = f"+{lab.received_value - (base.received_value or 0.0):g} {lab.received_unit}"
+    how = f"{rise} within 48 h" if absolute else f"{lab.value / base.value:.2g} x baseline within 7 days"
+    display = f"Acute kidney injury by creatinine (KDIGO 2012): {_change(base, lab)} ({how})"
     return HistoryCondition(
         resource=lab.resource, kind="aki", display=display, onset=lab.effective, active=active
     )

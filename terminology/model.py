@@ -215,6 +215,9 @@ class Dose:
     count_form: str | None = None
     strength_mg: float | None = None
     strength_source: str | None = None
+    # An order with phases (a 90 mg lead-in, then 180 mg): the highest daily dose of the phase in
+    # force and the phases after it (what the order will still reach); None for a single phase.
+    highest_daily: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from terminology.construct import positional_constructor
-from terminology.dose import read_dose
+from terminology.dose import dosage_in_force, read_dose
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings, parse_datetime, reference_of
 from terminology.model import DrugIdentity, MedicationOrder
@@ -65,11 +66,16 @@ def read_order(
     drugs: Sequence[DrugIdentity] = (),
     medications: Mapping[str, Mapping[str, Any]] | None = None,
     is_draft: bool = False,
+    now: datetime | None = None,
 ) -> MedicationOrder:
-    """Recognise the drug (codes, then names) and read the structured dose of one MedicationRequest."""
+    """Recognise the drug (codes, then names) and read the structured dose of one MedicationRequest.
+
+    The dose is the dosage line in force at `now` (a lead-in, then the continuing dose); without
+    `now`, the first line.
+    """
     resource = as_map(resource)
     concepts, texts = medication_concepts(resource, medications)
-    dosage_text = as_str(as_map(next(iter(as_list(resource.get("dosageInstruction"))), None)).get("text"))
+    dosage_text = as_str(as_map(dosage_in_force(resource, now)).get("text"))
     strength = strength_of(
         concepts, [*texts, *([dosage_text] if dosage_text else [])], _resolve(resource, medications)
     )
@@ -86,7 +92,7 @@ def read_order(
         as_str(resource.get("intent")),  # intent
         match,  # drug
         shown,  # medication_text
-        read_dose(resource, strength),  # dose
+        read_dose(resource, strength, now),  # dose
         parse_datetime(resource.get("authoredOn")),  # authored_on
         parse_datetime(bounds.get("start")) or parse_datetime(validity.get("start")),  # start
         parse_datetime(bounds.get("end")) or parse_datetime(validity.get("end")),  # end

@@ -241,7 +241,10 @@ def _abated(resource: Mapping[str, Any], clinical: str | None) -> bool:
     """An abatement is recorded (and the status does not say the condition came back)."""
     if clinical in ("active", "recurrence", "relapse"):
         return False
-    return any(key.startswith("abatement") for key in resource)
+    # abatementBoolean false (DSTU2 style, still sent) says the condition has not abated.
+    return any(
+        key.startswith("abatement") and value not in (None, False, "", {}) for key, value in resource.items()
+    )
 
 
 def read_condition(
@@ -264,6 +267,7 @@ def read_condition(
     onset = parse_datetime(resource.get("onsetDateTime")) or parse_datetime(
         as_map(resource.get("onsetPeriod")).get("start")
     )
+    onset = onset or parse_datetime(resource.get("recordedDate"))  # no onset: when it was recorded
     history = None
     if kind is not None:
         display = as_str(as_map(resource.get("code")).get("text")) or condition_kinds()[kind].display
@@ -271,7 +275,7 @@ def read_condition(
             resource=ref,
             kind=kind,
             display=display,
-            onset=onset or parse_datetime(resource.get("recordedDate")),
+            onset=onset,
             codes=tuple(codes),
             active=clinical not in _INACTIVE and not _abated(resource, clinical),
             qualifiers=_qualifiers(resource),

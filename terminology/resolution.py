@@ -36,6 +36,8 @@ RESOLVE_DATE_EXTENSION = "http://hl7.org/fhir/uv/ae-research-backport-ig/Structu
 RESOLVED_OUTCOMES = frozenset({"resolved", "resolvedWithSequelae"})
 _NOT_OVER = frozenset({"recovering", "ongoing", "fatal", "unknown"})
 _CONDITION_OVER = frozenset({"resolved", "inactive", "remission"})
+# Condition.abatement[x] choices that say the condition is over without a date.
+_UNDATED = ("abatementString", "abatementAge", "abatementRange")
 
 
 def _point(event: GradedEvent, when: datetime | None, received: str, dated: bool) -> GradedEvent:
@@ -102,16 +104,23 @@ def adverse_event_resolution(resource: Mapping[str, Any], event: GradedEvent) ->
 
 
 def condition_resolution(resource: Mapping[str, Any], event: GradedEvent) -> GradedEvent | None:
-    """A grade 0 point when the Condition has an abatement date or a resolved/inactive/remission status."""
+    """A grade 0 point when the Condition has an abatement[x] or a resolved/inactive/remission status."""
     status = next((c for _, c, _ in codings(resource.get("clinicalStatus")) if c), None)
     raw = as_str(resource.get("abatementDateTime"))
     period = as_map(resource.get("abatementPeriod"))
     raw = raw or as_str(period.get("end")) or as_str(period.get("start"))
     when = parse_datetime(raw)
-    over = status in _CONDITION_OVER or when is not None or bool(resource.get("abatementString"))
-    if not over or status in ("active", "recurrence", "relapse"):
+    # abatementString/Age/Range say it is over without a date; abatementBoolean (DSTU2, still sent
+    # by some EHRs) true says the same, false says it is not.
+    undated = next((k for k in _UNDATED if resource.get(k)), None)
+    if resource.get("abatementBoolean") is True:
+        undated = "abatementBoolean true"
+    over = status in _CONDITION_OVER or when is not None or undated is not None
+    if not over or status in ("active", "recurrence", "relapse") or resource.get("abatementBoolean") is False:
         return None
     read = f"resolved: clinicalStatus {status}" if status else "resolved"
+    if undated is not None and when is None:
+        read += f", {undated}"
     if when is not None and raw:
         return _point(event, when, f"{read}, abatement {raw}", True)
     return _point(event, event.effective, f"{read}, abatement date not recorded (dated at onset)", False)

@@ -44,8 +44,20 @@ _CODES: dict[tuple[str | None, str | None], str] = {
     (SNOMED, "732937005"): "capsule",
     (SNOMED, "732936001"): "tablet",
 }
+# The strength of one unit as products and sigs write it: "150 MG Oral Capsule", "150mg hard
+# capsules", "150 mg per capsule", "150 mg/tab", "(150 mg each)". Only form words may stand between
+# the amount and the form: in "600 mg (4 capsules)" or "600 mg = 4 caps" the amount is the dose,
+# not the strength of a capsule.
+_FORM = r"capsules?|caps?|tablets?|tabs?|pills?"
+_MASS = r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|mcg|ug)\b"
 _TEXT_STRENGTH = re.compile(
-    r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>mg|g|mcg|ug)\b[^,;]*?\b(?P<form>capsules?|caps?|tablets?|tabs?|pills?)\b",
+    _MASS + r"(?:\s+(?:oral|po|hard|soft|gelatin|film[- ]coated|coated))*\s+(?P<form>" + _FORM + r")\b"
+    r"|"
+    + _MASS.replace("amount", "amount2").replace("unit", "unit2")
+    + r"\s*(?:per\s+|/\s*)(?P<form2>"
+    + _FORM
+    + r")\b"
+    r"|\(\s*" + _MASS.replace("amount", "amount3").replace("unit", "unit3") + r"\s+each\s*\)",
     re.IGNORECASE,
 )
 
@@ -146,9 +158,12 @@ def _from_text(text: str) -> Strength | None:
     match = _TEXT_STRENGTH.search(text)
     if match is None:
         return None
-    mg = float(match.group("amount")) * MASS_TO_MG[match.group("unit").lower()]
-    form = _word(match.group("form"))
-    return Strength(mg, form, f"'{text}'")
+    for suffix in ("", "2", "3"):
+        if match.group("amount" + suffix) is not None:
+            mg = float(match.group("amount" + suffix)) * MASS_TO_MG[match.group("unit" + suffix).lower()]
+            form = _word(match.group("form" + suffix)) if suffix != "3" else None
+            return Strength(mg, form, f"'{text}'")
+    return None
 
 
 def strength_of(

@@ -164,3 +164,31 @@ def test_mass_doses_unchanged() -> None:
 def test_unit_forms(quantity: dict[str, Any], form: str | None) -> None:
     found = unit_form(quantity)
     assert (found.form if found else None) == form
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["600 mg (4 capsules) twice daily", "Take 600 mg = 4 caps BID", "600 mg twice daily, capsules"],
+)
+def test_a_dose_in_mg_next_to_a_count_is_not_a_strength(text: str) -> None:
+    ingredient = {"medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1727455"}]}}
+    quantity = {"value": 4, "unit": "{capsule}", "system": UCUM, "code": "{capsule}"}
+    dose = read_order(_order(quantity, ingredient, text=text)).dose
+    assert not dose.understood and dose.per_administration is None
+    assert dose.problem == "dose could not be read: 4 {capsule} (the strength of one unit is not known)"
+
+
+@pytest.mark.parametrize(
+    ("text", "mg"),
+    [
+        ("Take 4 capsules (150 mg each) twice daily", 600.0),
+        ("ALECENSA 150 MG PO CAPS", 600.0),
+        ("150 mg per capsule", 600.0),
+        ("alectinib 150mg hard capsules", 600.0),
+    ],
+)
+def test_strength_of_one_unit_written_in_text(text: str, mg: float) -> None:
+    ingredient = {"medicationCodeableConcept": {"coding": [{"system": RXNORM, "code": "1727455"}]}}
+    quantity = {"value": 4, "unit": "{capsule}", "system": UCUM, "code": "{capsule}"}
+    dose = read_order(_order(quantity, ingredient, text=text)).dose
+    assert dose.understood and dose.per_administration == mg

@@ -50,3 +50,37 @@ def test_bounded_values_and_single_values_are_not_read() -> None:
     assert aki_from_creatinine(_series((0, 1.0))) is None
     series = _series((0, 1.0), (24, 2.0))
     assert aki_from_creatinine([series[0], replace(series[1], comparator=">")]) is None
+
+
+def _umol(*points: tuple[float, float]) -> list[LabResult]:
+    """(hours after T0, umol/L) pairs, converted as the lab reader does (113.12 g/mol)."""
+    return [
+        LabResult(
+            "creatinine",
+            f"Observation/cr{i}",
+            T0 + timedelta(hours=h),
+            v * 113.12 / 10000,
+            "mg/dL",
+            f"{v} umol/L",
+            received_value=v,
+            received_unit="umol/L",
+        )
+        for i, (h, v) in enumerate(points)
+    ]
+
+
+def test_kdigo_rise_of_26_5_umol_per_litre_is_aki() -> None:
+    aki = aki_from_creatinine(_umol((0, 70.0), (24, 96.5)))
+    assert aki is not None and aki.active
+    assert "70 -> 96.5 umol/L (+26.5 umol/L within 48 h)" in aki.display
+
+
+def test_rise_just_under_26_5_umol_per_litre_is_not_aki() -> None:
+    assert aki_from_creatinine(_umol((0, 70.0), (24, 96.0))) is None
+
+
+def test_values_received_in_different_units_are_each_shown_with_theirs() -> None:
+    first = _series((0, 0.8))[0]
+    later = _umol((0, 0.0), (24, 110.0))[1]
+    aki = aki_from_creatinine([first, later])
+    assert aki is not None and "0.8 mg/dL -> 110 umol/L" in aki.display

@@ -170,3 +170,55 @@ def test_outcome_words(outcome: dict[str, Any], resolved: bool) -> None:
     ae["outcome"] = outcome
     timeline = build_facts([ae]).timeline("Rash maculo-papular")
     assert timeline is not None and (timeline.current_grade == 0) is resolved
+
+
+def _graded_condition(**fields: Any) -> dict[str, Any]:
+    return {
+        "resourceType": "Condition",
+        "id": "c1",
+        "code": RASH,
+        "extension": [{"url": AE_GRADE, "valueCodeableConcept": {"text": "Grade 3"}}],
+        "onsetDateTime": "2026-01-10",
+        **fields,
+    }
+
+
+@pytest.mark.parametrize(
+    ("fields", "said"),
+    [
+        ({"abatementBoolean": True}, "abatementBoolean true"),
+        ({"abatementString": "resolved after steroids"}, "abatementString"),
+        ({"abatementAge": {"value": 66, "unit": "a"}}, "abatementAge"),
+    ],
+)
+def test_undated_abatement_resolves_and_says_which_field(fields: dict[str, Any], said: str) -> None:
+    timeline = build_facts([_graded_condition(**fields)]).timeline("Rash maculo-papular")
+    assert timeline is not None and [e.grade for e in timeline.events] == [3, 0]
+    received = timeline.events[1].evidence.received or ""
+    assert said in received and "date not recorded" in received
+
+
+def test_abatement_boolean_false_is_not_resolved() -> None:
+    condition = _graded_condition(abatementBoolean=False)
+    timeline = build_facts([condition]).timeline("Rash maculo-papular")
+    assert timeline is not None and timeline.current_grade == 3
+
+
+def test_abatement_boolean_false_keeps_the_diagnosis_active() -> None:
+    ild = {
+        "resourceType": "Condition",
+        "id": "ild",
+        "code": {"coding": [{"system": "http://snomed.info/sct", "code": "233703007"}]},
+        "onsetDateTime": "2026-03-13",
+        "abatementBoolean": False,
+    }
+    (history,) = build_facts([ild]).conditions
+    assert history.kind == "ild" and history.active
+
+
+def test_graded_condition_without_onset_is_dated_when_recorded() -> None:
+    condition = _graded_condition(recordedDate="2026-01-12")
+    del condition["onsetDateTime"]
+    timeline = build_facts([condition]).timeline("Rash maculo-papular")
+    assert timeline is not None and timeline.events[0].effective is not None
+    assert timeline.events[0].effective.date().isoformat() == "2026-01-12"
