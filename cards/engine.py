@@ -45,6 +45,9 @@ _RESUMPTION = {
 }
 
 
+_UNCONFIRMED_REDUCTION = "a reduced dose per the prescribing information"
+
+
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
     moment = order.start or order.authored_on
     return align(moment, like) if moment is not None and like is not None else moment
@@ -102,6 +105,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
         and ordered.daily <= target.dose * target.per_day + 1e-6
     ):
         return None  # the draft is already reduced: nothing to say
+    if not spec.verified:  # an unconfirmed row never shows a dose that reads as an instruction
+        return replace(finding, note=_UNCONFIRMED_REDUCTION)
     note = f"{describe(target.dose, target.per_day, ladder.unit)}, next level below {step.reference}"
     if not ordered.understood and ordered.problem:  # the draft's own dose is named, never used as mg
         note += f"; the draft's {ordered.problem}"
