@@ -384,7 +384,7 @@ def _interim(
 
 
 def _branches(knowledge: DrugKnowledge, ctx: Context, base: _Pass) -> list[tuple[dict[str, bool], _Pass]]:
-    names = list(dict.fromkeys(base.open))[:_MAX_OPEN]
+    names = sorted(dict.fromkeys(base.open))[:_MAX_OPEN]  # named in one order, whatever the file's
     if not names:
         return []
     out = []
@@ -406,7 +406,9 @@ def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCa
         mine = sorted(
             (f for f in base.fired if category(f.decision) == kind), key=protectiveness, reverse=True
         )
-        waiting = [f for f in base.pending if category(f.decision) == kind]
+        waiting = sorted(
+            (f for f in base.pending if category(f.decision) == kind), key=protectiveness, reverse=True
+        )
         alternatives: tuple[Alternative, ...] = ()
         if kind == "management" and branches:
             relevant: dict[str, tuple[str, ...]] = {}

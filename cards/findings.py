@@ -46,11 +46,11 @@ def _leaves(spec: Mapping[str, Any]) -> int:
     return sum(_leaves(c) for c in children) if children else 1
 
 
-def protectiveness(finding: Finding) -> tuple[int, int, int, int, int, int]:
+def protectiveness(finding: Finding) -> tuple[int, int, int, int, int, int, int, str]:
     """Sort key: decision rank; what the data shows now before a less severe state (the floor); a rule
     that decides so itself before one turned into it (a reduction at the lowest level); the more
     cautious resumption; the more specific rule (more facts met); a confirmed rule before an
-    unconfirmed one. File order decides only between rules equal in all of these."""
+    unconfirmed one; the higher grade. The file's order of rules never decides."""
     spec = finding.rule.spec
     native = finding.decision == spec.decision or finding.basis == "resumed"
     return (
@@ -60,6 +60,8 @@ def protectiveness(finding: Finding) -> tuple[int, int, int, int, int, int]:
         _RESUME_RANK[spec.resume] if native else 0,
         _leaves(spec.when),
         int(spec.verified),
+        max(finding.outcome.grades, default=0),
+        spec.id,  # a stable last resort, independent of the file's order
     )
 
 

@@ -17,6 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cards.decisions import category, rank
+from cards.engine import evaluate
+from cards.loader import KnowledgeBase
 from cards.model import RenderedCard
 from terminology.analytes import get_analyte
 from terminology.model import GradedEvent, LabResult, MedicationOrder
@@ -138,8 +140,8 @@ def _labs(state: dict[str, Any]) -> tuple[LabResult, ...]:
     return tuple(out)
 
 
-def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
-    """Run the engine on a generated state and measure how protective its answer is."""
+def cards_for(state: dict[str, Any], base: KnowledgeBase | None = None) -> list[RenderedCard]:
+    """Run the engine on a generated state (with the built-in knowledge unless `base`)."""
     drug = state["drug"]
     amount, per_day = full_dose(drug)
     on_record: MedicationOrder = order(
@@ -147,7 +149,23 @@ def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
     )
     patient = facts(events=_events(state), labs=_labs(state), medications=(on_record,))
     drafts = (order(drug, amount, per_day, ident="draft"),) if state["hook"] == "order-sign" else ()
-    return protection(run(request(state["hook"], patient, *drafts)), drug)
+    req = request(state["hook"], patient, *drafts)
+    if base is None:
+        return run(req)
+    return [c for c in evaluate(req, base).cards if not c.rule_ids[0].endswith(".monitoring.schedule")]
+
+
+def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
+    """Run the engine on a generated state and measure how protective its answer is."""
+    return protection(cards_for(state), state["drug"])
+
+
+def _reversed(drug: str) -> KnowledgeBase:
+    """The built-in knowledge with `drug`'s rules in the opposite file order."""
+    built_in = knowledge()
+    item = built_in.drugs[drug]
+    flipped = replace(item, rules=tuple(reversed(item.rules)))
+    return replace(built_in, drugs={**built_in.drugs, drug: flipped})
 
 
 @st.composite
@@ -217,3 +235,18 @@ def test_every_knowledge_file_has_a_full_dose_and_generated_states() -> None:
         amount, per_day = full_dose(drug)
         assert amount > 0 and per_day > 0
         assert event_terms(drug) or analytes(drug), drug
+
+
+@pytest.mark.parametrize("drug", DRUGS)
+def test_the_file_order_of_rules_never_decides_the_card(drug: str) -> None:
+    flipped = _reversed(drug)
+
+    @_SETTINGS
+    @given(state=states(drug))
+    def check(state: dict[str, Any]) -> None:
+        def leads(cards: list[RenderedCard]) -> list[tuple[str, str, str]]:
+            return sorted((c.decision, c.rule_ids[0], c.card.summary) for c in cards if c.drug == drug)
+
+        assert leads(cards_for(state, flipped)) == leads(cards_for(state)), state
+
+    check()
