@@ -80,11 +80,12 @@ def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
 
 
 def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding | None:
-    """Compute the next dose level for 'reduced' decisions; lowest level -> discontinue."""
+    """Compute the next dose level for 'reduced' decisions; lowest level -> discontinue (also for
+    'reduced or discontinue', where only discontinuation is left)."""
     spec = finding.rule.spec
     ladder = knowledge.spec.dose_ladder
     wants_reduction = finding.decision == "resume-reduced" or (
-        finding.decision == "withhold" and spec.resume == "reduced"
+        finding.decision == "withhold" and spec.resume in ("reduced", "reduced-or-discontinue")
     )
     if not wants_reduction or ladder is None or not ladder.verified or ctx.subject.order is None:
         return finding
@@ -96,6 +97,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     if step.target is None:
         lowest = describe(ladder.levels[-1].dose, ladder.levels[-1].per_day, ladder.unit)
         return replace(finding, decision="discontinue", note=f"already at the lowest dose level, {lowest}")
+    if finding.decision == "withhold" and spec.resume == "reduced-or-discontinue":
+        return finding  # a choice for the prescriber above the lowest level: no level is named
     target = step.target
     ordered = ctx.subject.order.dose
     if (

@@ -440,3 +440,18 @@ def test_lorlatinib_lipids_grade_4_recurrence_is_separated_by_recovery() -> None
     assert lipids(4, 2, 4) == ["withhold", "lorlatinib.lipids.grade-4-recurrent"]
     assert lipids(4, 3, 4) == ["withhold", "lorlatinib.lipids.grade-4"]  # no recovery to grade <= 2 between
     assert lipids(5) == ["withhold", "lorlatinib.lipids.grade-4"]
+
+
+def test_reduce_or_discontinue_at_the_lowest_level_leaves_only_discontinuation() -> None:
+    at_lowest = only(
+        run(request("patient-view", facts(events=_hypertension(4), medications=(_brigatinib(60),)))),
+        "brigatinib",
+    )
+    assert (
+        at_lowest.decision == "discontinue" and "already at the lowest dose level" in at_lowest.card.summary
+    )
+    above = only(
+        run(request("patient-view", facts(events=_hypertension(4), medications=(_brigatinib(120),)))),
+        "brigatinib",
+    )
+    assert above.decision == "withhold" and "90 mg" not in above.card.summary
