@@ -45,7 +45,7 @@ _RESUMPTION = {
 }
 
 
-_UNCONFIRMED_REDUCTION = "a reduced dose per the prescribing information"
+_UNCONFIRMED_REDUCTION = "which level: per the prescribing information, this row is not confirmed"
 
 
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:

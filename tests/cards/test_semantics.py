@@ -9,6 +9,7 @@ from typing import get_args
 from cards.decisions import ACTION_RANK, CARD_STATES, DECISIONS, category, info, phrase, rank
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase, load_file
+from cards.model import RenderedCard
 from cards.schema import RuleSpec
 from terminology.model import GradedEvent, LabResult, MedicationOrder
 from tests.cards.builders import days_ago, event, facts, lab, order, request
@@ -455,3 +456,23 @@ def test_reduce_or_discontinue_at_the_lowest_level_leaves_only_discontinuation()
         "brigatinib",
     )
     assert above.decision == "withhold" and "90 mg" not in above.card.summary
+
+
+def test_lorlatinib_cns_hold_lasts_until_grade_1_then_resumes_reduced_without_a_number() -> None:
+    on_hold = order("lorlatinib", 100, 1, ident="lor", draft=False, status="on-hold", start=days_ago(60))
+    draft = order("lorlatinib", 100, 1)
+
+    def restart(*grades: int) -> RenderedCard:
+        events = tuple(
+            event("Confusion", g, days_ago(20 - 8 * i), ident=str(i)) for i, g in enumerate(grades)
+        )
+        return only(
+            run(request("order-sign", facts(events=events, medications=(on_hold,)), draft)), "lorlatinib"
+        )
+
+    held = restart(3, 2)
+    assert held.decision == "withhold" and held.rule_ids[0] == "lorlatinib.cns.grade-2-3"
+    resumed = restart(3, 1)
+    assert resumed.decision == "resume-reduced" and "recovered" in resumed.card.summary
+    assert "per the prescribing information" in resumed.card.summary and "75 mg" not in resumed.card.summary
+    assert not resumed.card.suggestions  # an unconfirmed row changes no order
