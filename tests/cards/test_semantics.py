@@ -12,7 +12,7 @@ from cards.loader import KnowledgeBase, load_file
 from cards.model import RenderedCard
 from cards.schema import RuleSpec
 from terminology.model import GradedEvent, LabResult, MedicationOrder
-from tests.cards.builders import days_ago, event, facts, lab, order, request
+from tests.cards.builders import days_ago, event, facts, graded, lab, order, request
 from tests.cards.helpers import action_kinds, only, run
 
 ALECTINIB = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=days_ago(90))
@@ -476,3 +476,13 @@ def test_lorlatinib_cns_hold_lasts_until_grade_1_then_resumes_reduced_without_a_
     assert resumed.decision == "resume-reduced" and "recovered" in resumed.card.summary
     assert "per the prescribing information" in resumed.card.summary and "75 mg" not in resumed.card.summary
     assert not resumed.card.suggestions  # an unconfirmed row changes no order
+
+
+def test_brigatinib_hypertension_grade_3_from_one_blood_pressure_value_is_not_a_withhold() -> None:
+    reading = lab("systolic-bp", 172, 120, days_ago(1), ident="bp")
+    patient = facts(
+        events=(graded("Hypertension", 3, reading),), labs=(reading,), medications=(_brigatinib(),)
+    )
+    card = only(run(request("patient-view", patient)), "brigatinib")
+    assert card.decision == "supportive-care" and card.card.indicator == "warning"
+    assert [s.isRecommended for s in card.card.suggestions or ()] == [False]  # the withhold is a choice
