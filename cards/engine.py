@@ -45,6 +45,9 @@ _RESUMPTION = {
 }
 
 
+_UNCONFIRMED_REDUCTION = "which level: per the prescribing information, this row is not confirmed"
+
+
 def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | None:
     moment = order.start or order.authored_on
     return align(moment, like) if moment is not None and like is not None else moment
@@ -77,11 +80,12 @@ def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
 
 
 def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding | None:
-    """Compute the next dose level for 'reduced' decisions; lowest level -> discontinue."""
+    """Compute the next dose level for 'reduced' decisions; lowest level -> discontinue (also for
+    'reduced or discontinue', where only discontinuation is left)."""
     spec = finding.rule.spec
     ladder = knowledge.spec.dose_ladder
     wants_reduction = finding.decision == "resume-reduced" or (
-        finding.decision == "withhold" and spec.resume == "reduced"
+        finding.decision == "withhold" and spec.resume in ("reduced", "reduced-or-discontinue")
     )
     if not wants_reduction or ladder is None or not ladder.verified or ctx.subject.order is None:
         return finding
@@ -93,6 +97,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
     if step.target is None:
         lowest = describe(ladder.levels[-1].dose, ladder.levels[-1].per_day, ladder.unit)
         return replace(finding, decision="discontinue", note=f"already at the lowest dose level, {lowest}")
+    if finding.decision == "withhold" and spec.resume == "reduced-or-discontinue":
+        return finding  # a choice for the prescriber above the lowest level: no level is named
     target = step.target
     ordered = ctx.subject.order.dose
     if (
@@ -102,6 +108,8 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
         and ordered.daily <= target.dose * target.per_day + 1e-6
     ):
         return None  # the draft is already reduced: nothing to say
+    if not spec.verified:  # an unconfirmed row never shows a dose that reads as an instruction
+        return replace(finding, note=_UNCONFIRMED_REDUCTION)
     note = f"{describe(target.dose, target.per_day, ladder.unit)}, next level below {step.reference}"
     if not ordered.understood and ordered.problem:  # the draft's own dose is named, never used as mg
         note += f"; the draft's {ordered.problem}"
@@ -379,7 +387,7 @@ def _interim(
 
 
 def _branches(knowledge: DrugKnowledge, ctx: Context, base: _Pass) -> list[tuple[dict[str, bool], _Pass]]:
-    names = list(dict.fromkeys(base.open))[:_MAX_OPEN]
+    names = sorted(dict.fromkeys(base.open))[:_MAX_OPEN]  # named in one order, whatever the file's
     if not names:
         return []
     out = []
@@ -401,7 +409,9 @@ def _evaluate_subject(knowledge: DrugKnowledge, ctx: Context) -> list[RenderedCa
         mine = sorted(
             (f for f in base.fired if category(f.decision) == kind), key=protectiveness, reverse=True
         )
-        waiting = [f for f in base.pending if category(f.decision) == kind]
+        waiting = sorted(
+            (f for f in base.pending if category(f.decision) == kind), key=protectiveness, reverse=True
+        )
         alternatives: tuple[Alternative, ...] = ()
         if kind == "management" and branches:
             relevant: dict[str, tuple[str, ...]] = {}

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 
 from cards.context import Outcome, Subject
 from cards.decisions import info, rank
@@ -39,9 +40,29 @@ class Finding:
         return self.state == "fired" and self.rule.spec.verified and not self.outcome.assumed
 
 
-def protectiveness(finding: Finding) -> tuple[int, int, int]:
-    """Sort key: decision rank, then the more cautious resumption, then what the data shows now."""
-    return (rank(finding.decision), _RESUME_RANK[finding.rule.spec.resume], int(finding.basis != "floor"))
+def _leaves(spec: Mapping[str, Any]) -> int:
+    """How many facts a condition tree tests: more facts met, a more specific rule."""
+    children = [*spec.get("all", ()), *spec.get("any", ()), *([spec["not"]] if "not" in spec else [])]
+    return sum(_leaves(c) for c in children) if children else 1
+
+
+def protectiveness(finding: Finding) -> tuple[int, int, int, int, int, int, int, str]:
+    """Sort key: decision rank; what the data shows now before a less severe state (the floor); a rule
+    that decides so itself before one turned into it (a reduction at the lowest level); the more
+    cautious resumption; the more specific rule (more facts met); a confirmed rule before an
+    unconfirmed one; the higher grade. The file's order of rules never decides."""
+    spec = finding.rule.spec
+    native = finding.decision == spec.decision or finding.basis == "resumed"
+    return (
+        rank(finding.decision),
+        int(finding.basis != "floor"),
+        int(native),
+        _RESUME_RANK[spec.resume] if native else 0,
+        _leaves(spec.when),
+        int(spec.verified),
+        max(finding.outcome.grades, default=0),
+        spec.id,  # a stable last resort, independent of the file's order
+    )
 
 
 @dataclass(frozen=True)

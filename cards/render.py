@@ -45,7 +45,10 @@ def _indicator(plan: Plan, grade: int | None) -> str:
     decision = plan.decision
     if decision == "withhold" and grade is not None and grade >= 3:
         return "critical"
-    return info(decision).indicator
+    found = info(decision).indicator
+    if found == "info" and any(info(a.finding.decision).action != "none" for a in plan.alternatives):
+        return "warning"  # an answer to the deciding check changes the order: never a mere note
+    return found
 
 
 def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
@@ -60,6 +63,20 @@ def _event(plan: Plan, grade: int | None, short: bool = False) -> str:
             until = lead.rule.spec.until if lead.rule.spec.until and not short else "recovered"
             text += f", not yet {until}"
     return text
+
+
+def _unconfirmed_reduction(finding: Finding) -> bool:
+    """A reduction from an unconfirmed row: worded without a dose number."""
+    spec = finding.rule.spec
+    reduces = finding.decision == "resume-reduced" or (
+        finding.decision == "withhold" and spec.resume == "reduced"
+    )
+    return reduces and not spec.verified
+
+
+def _turned_permanent(finding: Finding) -> bool:
+    """A reduction that became a permanent stop (already at the lowest dose level): no until, no resume."""
+    return finding.decision != finding.rule.spec.decision and info(finding.decision).permanent
 
 
 def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
@@ -86,6 +103,9 @@ def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
         words = (
             f"resume at {level}" if plan.decision == "resume-reduced" else f"{words}, then resume at {level}"
         )
+    elif _unconfirmed_reduction(lead):
+        reduced = "resume at a reduced dose per the prescribing information"
+        words = reduced if plan.decision == "resume-reduced" else f"{words}, then {reduced}"
     elif lead.basis == "resumed" and lead.rule.spec.resume:
         words = _RESUME[lead.rule.spec.resume].removeprefix("then ")
     elif lead.note and plan.decision == "discontinue":
@@ -128,9 +148,9 @@ def _finding_line(finding: Finding) -> str:
         since = f"met on {fmt_date(finding.since)}, recovered since ({spec.until or 'criterion met'})"
         return f"- {spec.title}: **{resume}** ({since}) (rule `{spec.id}`)"
     text = f"- {spec.title}: **{phrase(finding.decision)}**"
-    if spec.until:
+    if spec.until and not _turned_permanent(finding):
         text += f" until {spec.until}"
-    if spec.resume:
+    if spec.resume and not _turned_permanent(finding):
         text += f", {_RESUME[spec.resume]}"
     if finding.basis == "episode" and finding.rule.recovery is None:
         text += f" (met on {fmt_date(finding.since)}: permanent, a later improvement does not lift it)"
@@ -147,7 +167,7 @@ def _detail(plan: Plan, request: EvaluationRequest) -> str:
     lines = [f"**{spec.title}: {phrase(plan.decision)}**", ""]
     if plan.fired:  # a pending lead is shown under "Check" with its condition
         lines.append(_finding_line(lead))
-    if lead.rule.spec.advice:
+    if lead.rule.spec.advice and not _turned_permanent(lead):  # its advice is about resuming
         lines.append(f"  {lead.rule.spec.advice}")
     actor = plan.actor
     if not lead.rule.spec.verified and actor is not None:

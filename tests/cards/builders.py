@@ -19,18 +19,24 @@ from terminology.model import (
     PatientFacts,
     TermTimeline,
 )
+from tests.cards.helpers import knowledge
 
 # A frozen, non-UTC clock (UTC+02:00).
 NOW = datetime(2026, 3, 10, 9, 30, tzinfo=timezone(timedelta(hours=2)))
 
+# Co-medications the knowledge files name but do not cover; covered drugs come from their files.
 _MEDS = {
-    "alectinib": ("1727455", "alectinib"),
-    "pimasertib": (None, "pimasertib"),
     "avutometinib-defactinib": (None, "avutometinib and defactinib"),
     "pembrolizumab": (None, "pembrolizumab"),
     "irinotecan": (None, "irinotecan"),
     "everolimus": (None, "everolimus"),
 }
+
+
+def _covered(drug: str) -> tuple[str | None, str]:
+    """(first RxNorm code, name) of a drug from its knowledge file's identity."""
+    identity = knowledge().drugs[drug].spec.identity
+    return (identity.rxnorm[0] if identity.rxnorm else None), identity.names[0]
 
 
 def days_ago(days: float) -> datetime:
@@ -96,7 +102,7 @@ def order(
     group: str | None = None,
 ) -> MedicationOrder:
     """A MedicationRequest for a known drug, with its raw resource."""
-    code, name = _MEDS[drug]
+    code, name = _MEDS[drug] if drug in _MEDS else _covered(drug)
     concept: dict[str, Any] = {"text": name}
     if code:
         concept["coding"] = [{"system": "http://www.nlm.nih.gov/research/umls/rxnorm", "code": code}]

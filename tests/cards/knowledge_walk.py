@@ -127,3 +127,12 @@ def analytes(drug: str) -> tuple[str, ...]:
         if name == drug:
             found.update(dict.fromkeys(str(n["lab"]) for n in _nodes(tree) if "lab" in n))
     return tuple(found)
+
+
+def against_baseline(drug: str) -> frozenset[str]:
+    """Lab analytes the drug's rules compare with the patient's baseline."""
+    found = set()
+    for name, _, _, tree in rule_trees():
+        if name == drug:
+            found |= {str(n["lab"]) for n in _nodes(tree) if "lab" in n and n.get("of") == "baseline"}
+    return frozenset(found)

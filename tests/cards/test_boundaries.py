@@ -49,7 +49,7 @@ def _lab_outcome(item: Threshold, value: float, reference: float) -> bool | None
 
 def _dose_outcome(item: Threshold, amount: float) -> bool | None:
     node = {"dose": item.node["dose"], item.op: item.value}
-    draft = order("pimasertib", amount, 1)
+    draft = order(item.drug, amount, 1)
     return compile_condition(node)(_ctx(request("order-sign", facts(), draft))).value
 
 

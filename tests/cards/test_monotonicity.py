@@ -17,18 +17,45 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from cards.decisions import category, rank
+from cards.engine import evaluate
+from cards.loader import KnowledgeBase
 from cards.model import RenderedCard
+from terminology.analytes import get_analyte
 from terminology.model import GradedEvent, LabResult, MedicationOrder
 from tests.cards.builders import days_ago, event, facts, lab, order, request
 from tests.cards.helpers import knowledge, run
-from tests.cards.knowledge_walk import analytes, event_terms, qualifiers
+from tests.cards.knowledge_walk import against_baseline, analytes, event_terms, qualifiers
 
 DRUGS = sorted(knowledge().drugs)
+# Reference limits the generated values are written against (typical adult ULNs); an analyte not
+# listed takes the default upper limit terminology declares for it, so absolute thresholds
+# (cholesterol > 500 mg/dL) are crossed by the same multiples.
 _ULN = {"alt": 40.0, "ast": 40.0, "bilirubin": 1.2, "ck": 200.0, "creatinine": 1.1}
 _MULTIPLES = (0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 5.0, 5.5, 6.0, 10.0, 12.0)
 _DAYS = (20.0, 12.0, 6.0, 2.0)  # history, oldest first; a worse later value comes at day 1
-_DOSE = {"alectinib": (600, 2), "pimasertib": (60, 2), "avutometinib-defactinib": (200, 2)}
+# Files without a dose ladder or starting regimen state their protocol dose in words only.
+_PROTOCOL_DOSE = {"pimasertib": (60.0, 2.0), "avutometinib-defactinib": (200.0, 2.0)}
 _ACTION = {"delete": 2, "on-hold": 2, "stopped": 3, "update": 1}
+
+
+def upper_limit(analyte: str) -> float:
+    """The ULN generated values are written against."""
+    if analyte in _ULN:
+        return _ULN[analyte]
+    known = get_analyte(analyte)
+    return known.default_high if known is not None and known.default_high else 1.0
+
+
+def full_dose(drug: str) -> tuple[float, float]:
+    """(mg per administration, administrations a day) at full dose: the file's ladder top or regimen."""
+    spec = knowledge().drugs[drug].spec
+    if spec.dose_ladder is not None:
+        top = spec.dose_ladder.levels[0]
+        return top.dose, top.per_day
+    if spec.starting_regimen is not None:
+        last = spec.starting_regimen.steps[-1]
+        return last.dose, last.per_day
+    return _PROTOCOL_DOSE[drug]
 
 
 def _action_rank(card: RenderedCard) -> int:
@@ -101,28 +128,44 @@ def _events(state: dict[str, Any]) -> tuple[GradedEvent, ...]:
 def _labs(state: dict[str, Any]) -> tuple[LabResult, ...]:
     out = []
     for analyte, series in state["labs"].items():
-        uln = _ULN.get(analyte, 1.0)
+        uln = upper_limit(analyte)
         days = tuple(20.0 - 18.0 * i / max(len(series) - 1, 1) for i in range(len(series)))
         if len(series) == 1:
             days = (2.0,)
         for i, (multiple, day) in enumerate(zip(series, days, strict=True)):
-            baseline = 0.8 if analyte == "creatinine" else None
+            baseline = round(0.7 * uln, 3) if analyte in against_baseline(state["drug"]) else None
             out.append(
                 lab(analyte, multiple * uln, uln, days_ago(day), ident=f"{analyte}-{i}", baseline=baseline)
             )
     return tuple(out)
 
 
-def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
-    """Run the engine on a generated state and measure how protective its answer is."""
+def cards_for(state: dict[str, Any], base: KnowledgeBase | None = None) -> list[RenderedCard]:
+    """Run the engine on a generated state (with the built-in knowledge unless `base`)."""
     drug = state["drug"]
-    amount, per_day = _DOSE[drug]
+    amount, per_day = full_dose(drug)
     on_record: MedicationOrder = order(
         drug, amount, per_day, ident="on", draft=False, status="active", start=days_ago(60)
     )
     patient = facts(events=_events(state), labs=_labs(state), medications=(on_record,))
     drafts = (order(drug, amount, per_day, ident="draft"),) if state["hook"] == "order-sign" else ()
-    return protection(run(request(state["hook"], patient, *drafts)), drug)
+    req = request(state["hook"], patient, *drafts)
+    if base is None:
+        return run(req)
+    return [c for c in evaluate(req, base).cards if not c.rule_ids[0].endswith(".monitoring.schedule")]
+
+
+def answer(state: dict[str, Any]) -> tuple[int, int, bool]:
+    """Run the engine on a generated state and measure how protective its answer is."""
+    return protection(cards_for(state), state["drug"])
+
+
+def _reversed(drug: str) -> KnowledgeBase:
+    """The built-in knowledge with `drug`'s rules in the opposite file order."""
+    built_in = knowledge()
+    item = built_in.drugs[drug]
+    flipped = replace(item, rules=tuple(reversed(item.rules)))
+    return replace(built_in, drugs={**built_in.drugs, drug: flipped})
 
 
 @st.composite
@@ -183,5 +226,27 @@ def test_recording_a_qualifier_never_removes_the_interim_answer(drug: str) -> No
         known = {**state, "recorded": {**state["recorded"], name: value}}
         interim = answer(unknown)
         assert _at_least(answer(known), interim), (unknown, name, value)
+
+    check()
+
+
+def test_every_knowledge_file_has_a_full_dose_and_generated_states() -> None:
+    for drug in DRUGS:
+        amount, per_day = full_dose(drug)
+        assert amount > 0 and per_day > 0
+        assert event_terms(drug) or analytes(drug), drug
+
+
+@pytest.mark.parametrize("drug", DRUGS)
+def test_the_file_order_of_rules_never_decides_the_card(drug: str) -> None:
+    flipped = _reversed(drug)
+
+    @_SETTINGS
+    @given(state=states(drug))
+    def check(state: dict[str, Any]) -> None:
+        def leads(cards: list[RenderedCard]) -> list[tuple[str, str, str]]:
+            return sorted((c.decision, c.rule_ids[0], c.card.summary) for c in cards if c.drug == drug)
+
+        assert leads(cards_for(state, flipped)) == leads(cards_for(state)), state
 
     check()

@@ -9,9 +9,10 @@ from typing import get_args
 from cards.decisions import ACTION_RANK, CARD_STATES, DECISIONS, category, info, phrase, rank
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase, load_file
+from cards.model import RenderedCard
 from cards.schema import RuleSpec
-from terminology.model import LabResult
-from tests.cards.builders import days_ago, event, facts, lab, order, request
+from terminology.model import GradedEvent, LabResult, MedicationOrder
+from tests.cards.builders import days_ago, event, facts, graded, lab, order, request
 from tests.cards.helpers import action_kinds, only, run
 
 ALECTINIB = order("alectinib", 600, 2, ident="old", draft=False, status="active", start=days_ago(90))
@@ -307,3 +308,181 @@ def test_the_resumption_is_asked_once_not_after_the_drug_was_already_restarted()
     patient = facts(events=eyes, medications=(restarted,))
     cards = run(request("order-sign", patient, order("avutometinib-defactinib", 150, 2)))
     assert not [c for c in cards if c.decision == "resume-reduced"]
+
+
+# ---------------------------------------------------------------- brigatinib and lorlatinib on episodes
+
+
+def _brigatinib(amount: float = 180, status: str = "active") -> MedicationOrder:
+    return order("brigatinib", amount, 1, ident="brig", draft=False, status=status, start=days_ago(60))
+
+
+def _hypertension(*grades: int, optimal: bool | None = None) -> tuple[GradedEvent, ...]:
+    marks = () if optimal is None else (("on-optimal-antihypertensive-therapy", optimal),)
+    return tuple(
+        event("Hypertension", g, days_ago(20 - 8 * i), ident=str(i), qualifiers=marks)
+        for i, g in enumerate(grades)
+    )
+
+
+def test_brigatinib_hypertension_grade_3_waits_on_optimal_therapy_with_an_interim() -> None:
+    unknown = only(
+        run(request("patient-view", facts(events=_hypertension(3), medications=(_brigatinib(),)))),
+        "brigatinib",
+    )
+    assert (unknown.decision, unknown.card.indicator) == ("supportive-care", "warning")
+    assert "withhold if on optimal antihypertensive therapy" in unknown.card.summary
+    (alternative,) = unknown.card.suggestions or ()
+    assert not alternative.isRecommended and action_kinds(unknown) == [("update", "MedicationRequest")]
+    optimal = only(
+        run(
+            request(
+                "patient-view", facts(events=_hypertension(3, optimal=True), medications=(_brigatinib(),))
+            )
+        ),
+        "brigatinib",
+    )
+    assert (optimal.decision, optimal.card.indicator) == ("withhold", "critical")
+    assert optimal.rule_ids[0] == "brigatinib.hypertension.grade-3"
+    assert (optimal.card.suggestions or ())[0].isRecommended
+    not_optimal = only(
+        run(
+            request(
+                "patient-view", facts(events=_hypertension(3, optimal=False), medications=(_brigatinib(),))
+            )
+        ),
+        "brigatinib",
+    )
+    assert not_optimal.decision == "supportive-care" and not not_optimal.card.suggestions
+    # Grade 4 withholds at once, whatever the therapy.
+    severe = only(
+        run(request("patient-view", facts(events=_hypertension(4), medications=(_brigatinib(),)))),
+        "brigatinib",
+    )
+    assert (
+        severe.decision == "withhold" and severe.rule_ids[0] == "brigatinib.hypertension.grade-4-or-recurrent"
+    )
+
+
+def test_brigatinib_hypertension_hold_lasts_until_grade_1() -> None:
+    draft = order("brigatinib", 180, 1)
+    held = only(
+        run(
+            request(
+                "order-sign",
+                facts(events=_hypertension(4, 2), medications=(_brigatinib(status="on-hold"),)),
+                draft,
+            )
+        ),
+        "brigatinib",
+    )
+    assert held.decision == "withhold" and "not yet" in held.card.summary
+    resumed = run(
+        request(
+            "order-sign",
+            facts(events=_hypertension(4, 1), medications=(_brigatinib(status="on-hold"),)),
+            draft,
+        )
+    )
+    assert "withhold" not in [c.decision for c in resumed if c.drug == "brigatinib"]
+
+
+def test_brigatinib_recurrent_hypertension_grade_3_needs_recovery_between() -> None:
+    recurrent = only(
+        run(request("patient-view", facts(events=_hypertension(3, 1, 3), medications=(_brigatinib(),)))),
+        "brigatinib",
+    )
+    assert recurrent.decision == "withhold"
+    assert recurrent.rule_ids[0] == "brigatinib.hypertension.grade-4-or-recurrent"
+    same = only(
+        run(request("patient-view", facts(events=_hypertension(3, 2, 3), medications=(_brigatinib(),)))),
+        "brigatinib",
+    )
+    assert "brigatinib.hypertension.grade-4-or-recurrent" not in same.rule_ids
+
+
+def test_a_reduction_at_the_lowest_level_reads_as_a_permanent_stop() -> None:
+    patient = facts(events=_hypertension(3, optimal=True), medications=(_brigatinib(60),))
+    card = only(run(request("patient-view", patient)), "brigatinib")
+    assert card.decision == "discontinue"
+    assert card.card.summary.endswith(
+        "discontinue permanently (already at the lowest dose level, 60 mg once daily)"
+    )
+    lead = (card.card.detail or "").split("\n")[2]
+    assert "**discontinue permanently** (already at the lowest dose level, 60 mg once daily)" in lead
+    assert " until " not in lead.split("**")[-1] and "resume" not in lead.split("**")[-1]
+    assert "Resume at the next lower dose" not in (card.card.detail or "")
+
+
+def test_an_unconfirmed_reduction_never_shows_a_dose_number() -> None:
+    blurred = event("Blurred vision", 2, days_ago(1))
+    card = only(
+        run(request("patient-view", facts(events=(blurred,), medications=(_brigatinib(),)))), "brigatinib"
+    )
+    assert card.rule_ids[0] == "brigatinib.visual.grade-2-3" and card.decision == "withhold"
+    assert "a reduced dose per the prescribing information" in card.card.summary
+    assert "120 mg" not in card.card.summary and "120 mg" not in (card.card.detail or "")
+    assert not card.card.suggestions
+
+
+def test_lorlatinib_lipids_grade_4_recurrence_is_separated_by_recovery() -> None:
+    on_record = order("lorlatinib", 100, 1, ident="lor", draft=False, status="active", start=days_ago(60))
+
+    def lipids(*grades: int) -> list[str]:
+        events = tuple(
+            event("Hypertriglyceridemia", g, days_ago(20 - 8 * i), ident=str(i)) for i, g in enumerate(grades)
+        )
+        card = only(
+            run(request("patient-view", facts(events=events, medications=(on_record,)))), "lorlatinib"
+        )
+        return [card.decision, card.rule_ids[0]]
+
+    assert lipids(4) == ["withhold", "lorlatinib.lipids.grade-4"]
+    assert lipids(4, 2, 4) == ["withhold", "lorlatinib.lipids.grade-4-recurrent"]
+    assert lipids(4, 3, 4) == ["withhold", "lorlatinib.lipids.grade-4"]  # no recovery to grade <= 2 between
+    assert lipids(5) == ["withhold", "lorlatinib.lipids.grade-4"]
+
+
+def test_reduce_or_discontinue_at_the_lowest_level_leaves_only_discontinuation() -> None:
+    at_lowest = only(
+        run(request("patient-view", facts(events=_hypertension(4), medications=(_brigatinib(60),)))),
+        "brigatinib",
+    )
+    assert (
+        at_lowest.decision == "discontinue" and "already at the lowest dose level" in at_lowest.card.summary
+    )
+    above = only(
+        run(request("patient-view", facts(events=_hypertension(4), medications=(_brigatinib(120),)))),
+        "brigatinib",
+    )
+    assert above.decision == "withhold" and "90 mg" not in above.card.summary
+
+
+def test_lorlatinib_cns_hold_lasts_until_grade_1_then_resumes_reduced_without_a_number() -> None:
+    on_hold = order("lorlatinib", 100, 1, ident="lor", draft=False, status="on-hold", start=days_ago(60))
+    draft = order("lorlatinib", 100, 1)
+
+    def restart(*grades: int) -> RenderedCard:
+        events = tuple(
+            event("Confusion", g, days_ago(20 - 8 * i), ident=str(i)) for i, g in enumerate(grades)
+        )
+        return only(
+            run(request("order-sign", facts(events=events, medications=(on_hold,)), draft)), "lorlatinib"
+        )
+
+    held = restart(3, 2)
+    assert held.decision == "withhold" and held.rule_ids[0] == "lorlatinib.cns.grade-2-3"
+    resumed = restart(3, 1)
+    assert resumed.decision == "resume-reduced" and "recovered" in resumed.card.summary
+    assert "per the prescribing information" in resumed.card.summary and "75 mg" not in resumed.card.summary
+    assert not resumed.card.suggestions  # an unconfirmed row changes no order
+
+
+def test_brigatinib_hypertension_grade_3_from_one_blood_pressure_value_is_not_a_withhold() -> None:
+    reading = lab("systolic-bp", 172, 120, days_ago(1), ident="bp")
+    patient = facts(
+        events=(graded("Hypertension", 3, reading),), labs=(reading,), medications=(_brigatinib(),)
+    )
+    card = only(run(request("patient-view", patient)), "brigatinib")
+    assert card.decision == "supportive-care" and card.card.indicator == "warning"
+    assert [s.isRecommended for s in card.card.suggestions or ()] == [False]  # the withhold is a choice
