@@ -11,6 +11,7 @@ from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import Condition, ConditionError
 from terminology.families import expand_terms, unknown_families
 from terminology.model import GradedEvent, TermTimeline
+from terminology.recorded import QUALIFIERS
 
 __all__ = ["event_condition", "event_row", "history_condition", "qualifier_condition"]
 
@@ -201,6 +202,10 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
 def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
     """A clinician-recorded qualifier (e.g. symptomatic) on events of the terms; unrecorded is undecided."""
     name = str(spec["qualifier"])
+    if name not in QUALIFIERS:  # a qualifier terminology cannot read would be asked for ever
+        raise ConditionError(
+            f"qualifier: {name!r} is not one terminology reads ({', '.join(sorted(QUALIFIERS))})"
+        )
     terms = tuple(spec.get("event", ()))
     wanted = bool(spec.get("is", True))
     _check_families(terms)

@@ -49,6 +49,7 @@ QUALIFIERS = frozenset(
         "hemolysis",
         "other-cause-found",
         "contributing-drug-stopped",
+        "on-optimal-antihypertensive-therapy",
     }
 )
 _GRADE_TEXT = re.compile(r"^\s*(?:ctcae\s*)?grade\s*([0-5])\s*$", re.IGNORECASE)

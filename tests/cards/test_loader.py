@@ -85,3 +85,12 @@ def test_site_directory_overrides_by_drug_id(tmp_path: Path) -> None:
 def test_missing_site_directory_stops_loading(tmp_path: Path) -> None:
     with pytest.raises(KnowledgeError, match="does not exist"):
         load_knowledge(tmp_path / "absent")
+
+
+def test_a_qualifier_terminology_cannot_read_stops_loading(tmp_path: Path) -> None:
+    text = ALECTINIB.replace('qualifier = "cholestasis"', 'qualifier = "cholestasys"', 1)
+    assert text != ALECTINIB
+    bad = tmp_path / "alectinib.toml"
+    bad.write_text(text, encoding="utf-8")
+    with pytest.raises(KnowledgeError, match="cholestasys"):
+        load_file(bad)
