@@ -37,6 +37,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         concurrency=args.concurrency,
         launch=args.launch,
         profile=not args.no_profile,
+        workers=args.workers,
     )
     doc = run(opts)
     doc["summary"] = summarise(doc)
@@ -86,6 +87,38 @@ def _cmd_stages(args: argparse.Namespace) -> int:
     return 0
 
 
+_LAYERS = (
+    "observability",
+    "access_log",
+    "metrics",
+    "cors",
+    "body_limits",
+    "issued_cards",
+    "gc",
+)  # fmt: skip  (benchmarks.layers.LAYERS, not imported here: the CLI starts fast)
+
+
+def _cmd_layers(args: argparse.Namespace) -> int:
+    from benchmarks import layers
+
+    names = [n for n in args.layers.split(",") if n]
+    runs = [layers.measure_in_process(names, batches=args.batches, batch_size=args.batch_size)]
+    if args.instructions:
+        runs.append(layers.measure_instructions(names, requests=args.requests))
+    rows = layers.merge(*runs)
+    http = layers.measure_http(names, duration_s=args.duration, workers=args.workers) if args.http else None
+    print(layers.format_table(rows, http))
+    _write(
+        args.out,
+        {
+            "started": datetime.now(UTC).isoformat(timespec="seconds"),
+            "rows": [r.to_json() for r in rows],
+            "http": http,
+        },
+    )
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line and run one sub-command."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
@@ -100,6 +133,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         choices=["cli", "factory"],
         default="cli",
         help="cli: toxhooks serve --dev; factory: service.app.create_app under uvicorn",
+    )
+    run.add_argument(
+        "--workers", type=int, default=1, help="worker processes per server; > 1 also measures 1 worker"
     )
     run.add_argument("--out", type=Path, default=_DEFAULT_OUT, help="results JSON")
     run.add_argument("--markdown", type=Path, default=None, help="also write the result tables as Markdown")
@@ -129,6 +165,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     st.add_argument("--budget", type=float, default=2.0, help="seconds per request")
     st.add_argument("--profile", action="store_true")
     st.set_defaults(func=_cmd_stages)
+
+    lay = sub.add_parser("layers", help="cost per request of each layer, switched off one at a time")
+    lay.add_argument("--layers", default=",".join(_LAYERS), help="comma-separated layers (default: all)")
+    lay.add_argument("--batches", type=int, default=30, help="in process: batches per variant (minimum kept)")
+    lay.add_argument("--batch-size", type=int, default=10, help="in process: requests per batch")
+    lay.add_argument("--instructions", action="store_true", help="also count instructions under callgrind")
+    lay.add_argument("--requests", type=int, default=10, help="callgrind: requests counted per variant")
+    lay.add_argument("--http", action="store_true", help="also HTTP saturation A/B (quiet machine only)")
+    lay.add_argument("--duration", type=float, default=10.0, help="HTTP: seconds per phase")
+    lay.add_argument("--workers", type=int, default=1, help="HTTP: worker processes per server")
+    lay.add_argument("--out", type=Path, default=None, help="results JSON")
+    lay.set_defaults(func=_cmd_layers)
 
     args = parser.parse_args(argv)
     code: int = args.func(args)

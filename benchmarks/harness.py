@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,33 +36,49 @@ _TYPE_OF_KEY = {
 }
 
 
-def start_floor(log_dir: Path) -> ServerProcess:
+def start_floor(log_dir: Path, *, workers: int = 1, name: str = "floor") -> ServerProcess:
     """The floor app under uvicorn (benchmarks.launch options)."""
     port = free_port()
     argv = [sys.executable, "-m", "benchmarks.launch", "floor", "--host", HOST, "--port", str(port)]
-    return start_server("floor", argv, port=port, log_dir=log_dir)
+    argv += ["--workers", str(workers)]
+    return start_server(name, argv, port=port, log_dir=log_dir)
 
 
-def _service_argv(launch: str, port: int) -> list[str]:
+def _service_argv(launch: str, port: int, off: Sequence[str]) -> list[str]:
     """`toxhooks serve --dev` (the product's own start-up) or the factory under benchmarks.launch."""
-    if launch == "factory":
-        return [sys.executable, "-m", "benchmarks.launch", "service", "--host", HOST, "--port", str(port)]
+    if launch == "factory" or off:
+        argv = [sys.executable, "-m", "benchmarks.launch", "service", "--host", HOST, "--port", str(port)]
+        return [*argv, "--off", ",".join(off)] if off else argv
     script = Path(sys.executable).with_name("toxhooks")
     base = [str(script)] if script.exists() else [shutil.which("toxhooks") or "toxhooks"]
     return [*base, "serve", "--dev", "--host", HOST, "--port", str(port)]
 
 
-def start_service(log_dir: Path, *, launch: str = "cli") -> ServerProcess:
-    """toxhooks on a free loopback port, one worker, development mode, a throwaway SQLite database."""
+def start_service(
+    log_dir: Path,
+    *,
+    launch: str = "cli",
+    workers: int = 1,
+    off: Sequence[str] = (),
+    name: str = "service",
+) -> ServerProcess:
+    """toxhooks on a free loopback port, development mode, a throwaway SQLite database.
+
+    `workers` worker processes (`toxhooks serve` reads TOXHOOKS_WORKERS; the factory launch gets
+    --workers); `off` switches layers off for an A/B run (factory launch, see benchmarks.layers).
+    """
     port = free_port()
     env = {
         "TOXHOOKS_DEV": "true",
         "TOXHOOKS_HOST": HOST,
         "TOXHOOKS_PORT": str(port),
-        "TOXHOOKS_WORKERS": "1",
-        "TOXHOOKS_DATABASE_URL": f"sqlite+aiosqlite:///{log_dir / 'bench.db'}",
+        "TOXHOOKS_WORKERS": str(workers),
+        "TOXHOOKS_DATABASE_URL": f"sqlite+aiosqlite:///{log_dir / f'{name}.db'}",
     }
-    return start_server("service", _service_argv(launch, port), port=port, log_dir=log_dir, env=env)
+    argv = _service_argv(launch, port, off)
+    if argv[0] == sys.executable:
+        argv += ["--workers", str(workers)]
+    return start_server(name, argv, port=port, log_dir=log_dir, env=env)
 
 
 def start_sink(log_dir: Path) -> ServerProcess:

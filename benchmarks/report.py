@@ -185,6 +185,19 @@ def _rows(doc: dict[str, Any], summary: dict[str, Any]) -> list[tuple[str, str, 
             "",
         )
     )
+    scaling = doc.get("worker_scaling")
+    if scaling:
+        n = scaling.get("workers")
+        for name in ("service", "floor"):
+            rows.append(
+                (
+                    f"{name} {PRIMARY}: req/s with {n} workers / 1 worker (ratio)",
+                    f"{_fmt(_get(scaling, name, 'rps_n'), 1)} / {_fmt(_get(scaling, name, 'rps_1'), 1)} "
+                    f"({_fmt(_get(scaling, name, 'ratio'))})",
+                    "",
+                    "",
+                )
+            )
     return rows
 
 

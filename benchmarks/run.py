@@ -33,6 +33,7 @@ class RunOptions:
     launch: str = "cli"  # "cli": toxhooks serve --dev; "factory": service.app.create_app under launch.py
     stage_budget_s: float = 2.0
     profile: bool = True
+    workers: int = 1  # worker processes of floor and service; > 1 also measures both with 1 worker
 
 
 def machine() -> dict[str, Any]:
@@ -115,6 +116,28 @@ def _check_responses(service: ServerProcess, paths: dict[str, str], files: dict[
     return checks
 
 
+def _worker_scaling(
+    results: dict[str, Any], path: str, body_file: Path, work: Path, opts: RunOptions
+) -> dict[str, Any]:
+    """Throughput on the primary request with one worker, against the run's `opts.workers` workers."""
+    scaling: dict[str, Any] = {"workers": opts.workers, "request": PRIMARY}
+    for name in ("floor", "service"):
+        _log(f"saturation with 1 worker: {name} / {PRIMARY}")
+        server = (
+            harness.start_floor(work, name="floor-1w")
+            if name == "floor"
+            else harness.start_service(work, launch=opts.launch, name="service-1w")
+        )
+        try:
+            one = _phase(server, path, body_file, work, opts)
+        finally:
+            server.stop()
+        rps_n = results["saturation"][name][PRIMARY]["throughput_rps"]
+        rps_1 = one["throughput_rps"]
+        scaling[name] = {"rps_n": rps_n, "rps_1": rps_1, "ratio": rps_n / rps_1 if rps_1 else None}
+    return scaling
+
+
 def run(opts: RunOptions) -> dict[str, Any]:
     """Run every phase and return the results document (see docs/performance.md)."""
     anchor = datetime.now(UTC).date()
@@ -137,8 +160,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
             sink.stop()
 
         _log("starting floor and service")
-        floor = harness.start_floor(work)
-        service = harness.start_service(work, launch=opts.launch)
+        floor = harness.start_floor(work, workers=opts.workers)
+        service = harness.start_service(work, launch=opts.launch, workers=opts.workers)
         try:
             results["startup_s"] = {"floor": floor.startup_s, "service": service.startup_s}
             results["memory_idle_mb"] = {
@@ -191,6 +214,8 @@ def run(opts: RunOptions) -> dict[str, Any]:
             results["server_logs_tail"] = {
                 s.name: s.log_path.read_text(errors="replace")[-1500:] for s in (floor, service)
             }
+        if opts.workers > 1:
+            results["worker_scaling"] = _worker_scaling(results, paths[PRIMARY], files[PRIMARY], work, opts)
 
     _log("start-up breakdown in a fresh interpreter")
     try:

@@ -58,7 +58,7 @@ def create_app(
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)
-    install_metrics(app, endpoint=settings.metrics_on_service_port)
+    install_metrics(app, endpoint=settings.metrics_on_service_port, access_log=settings.access_log)
     register_services({s.id: s.hook for s in state.catalog.services})
     origin_regex = settings.cors_origin_regex()
     if settings.cors_origins or origin_regex:

@@ -8,7 +8,7 @@ import orjson
 
 from service.errors import MalformedRequest, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["check_content_type", "parse_json"]
+__all__ = ["check_content_type", "check_limits", "parse_json"]
 
 
 def check_content_type(content_type: str | None) -> None:
@@ -26,8 +26,13 @@ def parse_json(raw: bytes, *, max_bytes: int, max_depth: int, max_resources: int
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc.msg}", field="body") from exc
-    _check_shape(value, max_depth=max_depth, max_resources=max_resources)
+    check_limits(value, max_depth=max_depth, max_resources=max_resources)
     return value
+
+
+def check_limits(value: Any, *, max_depth: int, max_resources: int) -> None:
+    """Raise when the parsed document is nested deeper than `max_depth` or holds too many resources."""
+    _check_shape(value, max_depth=max_depth, max_resources=max_resources)
 
 
 def _check_shape(value: Any, *, max_depth: int, max_resources: int) -> None:

@@ -105,6 +105,7 @@ class Settings(BaseSettings):
     # Observability
     log_level: str = "INFO"
     log_json: bool = True
+    access_log: bool = True  # one JSON line per request (route template, status, duration, request id)
     otel_endpoint: str | None = None
     # /metrics is never on the service port by default: it is served by a separate listener on
     # metrics_host:metrics_port when metrics_port is set (loopback unless metrics_host says

@@ -10,6 +10,7 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.responses import Response
@@ -126,14 +127,31 @@ def label_request(service_id: str, hook: str | None = None) -> None:
         labels.hook = _label(known_hook, fallback="")
 
 
+# Label children bound once per label combination: `.labels()` validates and locks on every
+# call, a dict lookup does not. Label values are bounded (route templates, known services, status
+# codes), and so is the cache: past its size new combinations are looked up without caching.
+_MAX_BOUND = 4096
+_request_children: dict[tuple[str, str, str, str, int], tuple[Any, Any]] = {}
+_card_children: dict[tuple[str, str, str, str], Any] = {}
+
+
 def observe_request(
     method: str, route: str, status: int, seconds: float, service: str = "", hook: str = ""
 ) -> None:
     """Count one HTTP request and its latency (called by the request middleware)."""
-    service_label = service or "none"
-    hook_label = hook or "none"
-    HTTP_REQUESTS.labels(method, route, service_label, hook_label, str(status)).inc()
-    HTTP_LATENCY.labels(route, service_label, hook_label).observe(seconds)
+    key = (method, route, service, hook, status)
+    children = _request_children.get(key)
+    if children is None:
+        service_label = service or "none"
+        hook_label = hook or "none"
+        children = (
+            HTTP_REQUESTS.labels(method, route, service_label, hook_label, str(status)),
+            HTTP_LATENCY.labels(route, service_label, hook_label),
+        )
+        if len(_request_children) < _MAX_BOUND:
+            _request_children[key] = children
+    children[0].inc()
+    children[1].observe(seconds)
 
 
 def known_service_hook(path_params: Mapping[str, object]) -> tuple[str, str]:
@@ -147,9 +165,14 @@ def known_service_hook(path_params: Mapping[str, object]) -> tuple[str, str]:
 def record_cards(service_id: str, hook: str, cards: Iterable[tuple[str, str]]) -> None:
     """Count issued cards by (decision, indicator)."""
     label_request(service_id, hook)
-    service_label, hook_label = _label(service_id), _label(hook)
     for decision, indicator in cards:
-        CARDS.labels(service_label, hook_label, _label(decision), _label(indicator)).inc()
+        key = (service_id, hook, decision, indicator)
+        child = _card_children.get(key)
+        if child is None:
+            child = CARDS.labels(_label(service_id), _label(hook), _label(decision), _label(indicator))
+            if len(_card_children) < _MAX_BOUND:
+                _card_children[key] = child
+        child.inc()
 
 
 def record_fhir_fetch(outcome: str, seconds: float) -> None:
@@ -223,11 +246,11 @@ async def _public_metrics_endpoint() -> Response:
     return Response(content=render_metrics(public=True), media_type=CONTENT_TYPE_LATEST)
 
 
-def install_metrics(app: FastAPI, *, endpoint: bool) -> None:
-    """Add the request-timing middleware, and /metrics on this app when `endpoint` is true."""
+def install_metrics(app: FastAPI, *, endpoint: bool, access_log: bool = True) -> None:
+    """Add the request middleware (timing; access line unless `access_log` is off); /metrics if `endpoint`."""
     # Imported here: the middleware imports this module for observe_request.
     from service.observability.middleware import ObservabilityMiddleware
 
     if endpoint:
         app.add_api_route(METRICS_PATH, _public_metrics_endpoint, methods=["GET"], include_in_schema=False)
-    app.add_middleware(ObservabilityMiddleware)
+    app.add_middleware(ObservabilityMiddleware, access_log=access_log)

@@ -34,8 +34,9 @@ def _route_template(scope: Scope) -> str:
 class ObservabilityMiddleware:
     """Pure ASGI (no body buffering, no extra task): cheap enough for every hook call."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, *, access_log: bool = True) -> None:
         self.app = app
+        self.access_log = access_log
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle one ASGI call; only HTTP requests are observed."""
@@ -76,21 +77,23 @@ class ObservabilityMiddleware:
                 path_params: MutableMapping[str, Any] = scope.get("path_params") or {}
                 service, hook = known_service_hook(path_params)
             observe_request(method, route, status, seconds, service, hook)
-            access_logger.log(
-                logging.DEBUG if route in _QUIET_ROUTES else logging.INFO,
-                "%s %s %d",
-                method,
-                route,
-                status,
-                extra={
-                    "event": "http_request",
-                    "method": method,
-                    "route": route,
-                    "status": status,
-                    "duration_ms": round(seconds * 1000, 2),
-                    "service": service or None,
-                    "hook": hook or None,
-                    "hookInstance": labels.hook_instance,
-                },
-            )
+            level = logging.DEBUG if route in _QUIET_ROUTES else logging.INFO
+            if self.access_log and access_logger.isEnabledFor(level):
+                access_logger.log(
+                    level,
+                    "%s %s %d",
+                    method,
+                    route,
+                    status,
+                    extra={
+                        "event": "http_request",
+                        "method": method,
+                        "route": route,
+                        "status": status,
+                        "duration_ms": round(seconds * 1000, 2),
+                        "service": service or None,
+                        "hook": hook or None,
+                        "hookInstance": labels.hook_instance,
+                    },
+                )
             reset_request(tokens)

@@ -148,3 +148,20 @@ def test_configure_logging_installs_one_handler_and_routes_server_loggers() -> N
 def test_unknown_log_level_stops_start_up() -> None:
     with pytest.raises(ConfigurationError, match="log_level 'loud'"):
         configure_logging(Settings(log_level="loud"))
+
+
+async def test_access_line_can_be_switched_off(captured: io.StringIO) -> None:
+    """With access_log off the request is still counted, but no access line is written."""
+    app = FastAPI()
+
+    @app.post("/cds-services/{service_id}")
+    async def hook(service_id: str) -> dict[str, object]:
+        return {"cards": []}
+
+    install_metrics(app, endpoint=False, access_log=False)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:
+        response = await client.post("/cds-services/x", json={}, headers={"X-Request-ID": "req-8"})
+    assert response.status_code == 200
+    assert response.headers["x-request-id"] == "req-8"
+    assert lines(captured) == []

@@ -211,3 +211,25 @@ def test_multiprocess_mode_sums_every_worker(tmp_path: Path) -> None:
         'indicator="warning",service="mx-order-sign"}'
     )
     assert f"{sample} 2.0" in output
+
+
+def test_bound_children_count_each_observation_under_its_own_labels() -> None:
+    """The cached label children count exactly like `.labels()` would, per label combination."""
+    route = "/bound-children-test"
+    ok = {"method": "GET", "route": route, "service": "none", "hook": "none", "status": "200"}
+    failed = {**ok, "status": "503"}
+    before_ok = sample("toxhooks_http_requests_total", **ok)
+    before_failed = sample("toxhooks_http_requests_total", **failed)
+    latency = {"route": route, "service": "none", "hook": "none"}
+    before_latency = sample("toxhooks_http_request_duration_seconds_count", **latency)
+    for _ in range(3):
+        metrics.observe_request("GET", route, 200, 0.002)
+    metrics.observe_request("GET", route, 503, 0.002)
+    assert sample("toxhooks_http_requests_total", **ok) == before_ok + 3
+    assert sample("toxhooks_http_requests_total", **failed) == before_failed + 1
+    assert sample("toxhooks_http_request_duration_seconds_count", **latency) == before_latency + 4
+    card = {"service": "bound-svc", "hook": "order-sign", "decision": "withhold", "indicator": "warning"}
+    before_cards = sample("toxhooks_cards_total", **card)
+    metrics.record_cards("bound-svc", "order-sign", [("withhold", "warning"), ("withhold", "warning")])
+    metrics.record_cards("bound-svc", "order-sign", [("withhold", "warning")])
+    assert sample("toxhooks_cards_total", **card) == before_cards + 3
