@@ -30,7 +30,8 @@ _UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12
 def requests() -> list[tuple[str, Path]]:
     """(output name, request file) of every sample request, in a stable order."""
     found = [(f"scenarios/{p.parent.name}", p) for p in sorted(ROOT.glob("tests/scenarios/*/request.json"))]
-    found += [(f"golden/{p.parent.name}", p) for p in sorted(ROOT.glob("tests/service/golden/*/request.json"))]
+    golden = sorted(ROOT.glob("tests/service/golden/*/request.json"))
+    found += [(f"golden/{p.parent.name}", p) for p in golden]
     found += [
         (f"samples/{p.stem}", p)
         for p in sorted((ROOT / "service/web/samples").glob("*.json"))
