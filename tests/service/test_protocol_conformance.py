@@ -43,7 +43,7 @@ async def test_sloppy_card_is_made_conformant(
             Link(label="App", url="https://example.org/launch", type="smart", appContext='{"a": 1}'),
         ),
     )
-    monkeypatch.setattr("service.pipeline.evaluate", _engine_returning(card))
+    monkeypatch.setattr("service.hook.evaluate", _engine_returning(card))
     client = await make_client()
     response = await client.post(PV, json=hook_request("patient-view"))
     assert response.status_code == 200

@@ -195,7 +195,7 @@ async def test_internal_failure_is_500_without_details(
     def broken(request: Any, knowledge: Any) -> Any:
         raise RuntimeError("patient p-1001 has creatinine 3.1")
 
-    monkeypatch.setattr("service.pipeline.evaluate", broken)
+    monkeypatch.setattr("service.hook.evaluate", broken)
     client = await make_client()
     response = await client.post(PV, json=hook_request("patient-view"))
     issue = outcome_of(response, 500)
@@ -263,9 +263,9 @@ async def test_framework_validation_errors_become_400_outcomes() -> None:
 async def test_resource_that_breaks_terminology_is_left_out_and_named(
     make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.pipeline
+    import service.reading
 
-    original = service.pipeline.build_facts
+    original = service.reading.build_facts
 
     def fragile(resources: Any, **options: Any) -> Any:
         items = list(resources)
@@ -273,7 +273,7 @@ async def test_resource_that_breaks_terminology_is_left_out_and_named(
             raise ValueError("cannot read this value")
         return original(items, **options)
 
-    monkeypatch.setattr("service.pipeline.build_facts", fragile)
+    monkeypatch.setattr("service.reading.build_facts", fragile)
     client = await make_client()
     response = await client.post(PV, json=hook_request("patient-view"))
     assert response.status_code == 200
@@ -283,16 +283,16 @@ async def test_resource_that_breaks_terminology_is_left_out_and_named(
 async def test_draft_that_breaks_terminology_is_named(
     make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.pipeline
+    import service.reading
 
-    original = service.pipeline.read_order
+    original = service.reading.read_order
 
     def fragile(resource: Any, **options: Any) -> Any:
         if resource.get("id") == "mr-2":
             raise TypeError("unexpected dose shape")
         return original(resource, **options)
 
-    monkeypatch.setattr("service.pipeline.read_order", fragile)
+    monkeypatch.setattr("service.reading.read_order", fragile)
     broken = draft_order("mr-2")
     broken["contained"] = 7
     client = await make_client()
