@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from service.errors import MalformedRequest, field_path
 
-__all__ = ["FeedbackEntry", "parse_feedback"]
+__all__ = ["FeedbackEntry", "FeedbackRequest", "parse_feedback"]
 
 
 class _Coding(BaseModel):
@@ -41,7 +41,7 @@ class FeedbackEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
-    card: str
+    card: str = Field(json_schema_extra={"format": "uuid"})
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: tuple[_AcceptedSuggestion, ...] = ()
     overrideReason: _OverrideReason | None = None
@@ -73,7 +73,9 @@ class FeedbackEntry(BaseModel):
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-class _FeedbackBody(BaseModel):
+class FeedbackRequest(BaseModel):
+    """The body of a feedback call (spec: "Feedback")."""
+
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
     feedback: tuple[FeedbackEntry, ...] = Field(min_length=1)
@@ -84,7 +86,7 @@ def parse_feedback(body: Any) -> tuple[FeedbackEntry, ...]:
     if not isinstance(body, dict):
         raise MalformedRequest("the body must be a JSON object", field="body")
     try:
-        return _FeedbackBody.model_validate(body).feedback
+        return FeedbackRequest.model_validate(body).feedback
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
         path = field_path(first["loc"])

@@ -7,17 +7,18 @@ same `service.reading.read_patient` stage.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
 
 import httpx
+from pydantic import BaseModel
 
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase
-from cards.model import AppLinks, Card, EvaluationRequest, EvaluationResult, RenderedCard, Source
-from service.conformance import conform_card
+from cards.model import Action, AppLinks, Card, EvaluationRequest, EvaluationResult, RenderedCard, Source
 from service.dedupe import ShownCardsStore
 from service.gathering import draft_medications, gather
 from service.observability.metrics import record_cards
@@ -26,7 +27,9 @@ from service.reading import PatientData, no_covered_draft, read_patient
 from service.settings import Settings
 from service.storage.issued import IssuedCard
 
-__all__ = ["DATA_RULE_ID", "HookAnswer", "HookDependencies", "IssuedCardSink", "answer_hook"]
+__all__ = ["DATA_RULE_ID", "HookAnswer", "HookDependencies", "HookResponse", "IssuedCardSink", "answer_hook"]
+
+log = logging.getLogger(__name__)
 
 DATA_RULE_ID = "service.data-completeness"
 _SOURCE = Source(label="toxhooks")
@@ -62,6 +65,13 @@ class HookAnswer:
     response: dict[str, Any]
     issued: tuple[IssuedCard, ...]
     rendered: tuple[RenderedCard, ...]
+
+
+class HookResponse(BaseModel):
+    """The shape of `HookAnswer.response` (spec: "CDS Service Response"), for the OpenAPI document."""
+
+    cards: list[Card]
+    systemActions: list[Action] | None = None
 
 
 _NO_CARDS = HookAnswer(response={"cards": []}, issued=(), rendered=())
@@ -161,7 +171,11 @@ def _answer(
     issued: list[IssuedCard] = []
     for item in rendered:
         card = _with_uuids(item, id_factory)
-        cards.append(conform_card(card.model_dump(exclude_none=True, mode="json"), rule_ids=item.rule_ids))
+        if card.suggestions and card.selectionBehavior is None:
+            log.warning(
+                "card without selectionBehavior from rules %s: at-most-one used", ",".join(item.rule_ids)
+            )
+        cards.append(card.model_dump(exclude_none=True, mode="json"))  # spec card rules: cards.model
         issued.append(
             IssuedCard(
                 card_uuid=card.uuid or "",

@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from service.catalog import ServiceDefinition
 from service.errors import MalformedRequest, field_path
 
-__all__ = ["HookCall", "parse_call"]
+__all__ = ["HookCall", "HookRequest", "parse_call"]
 
 
 class _FhirAuthorization(BaseModel):
@@ -37,17 +37,25 @@ class _FhirAuthorization(BaseModel):
         return value
 
 
-class _Envelope(BaseModel):
+class HookRequest(BaseModel):
     """The top level of a hook request; unknown fields are tolerated (spec: extensions)."""
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
-    hook: str
-    hookInstance: str
-    fhirServer: str | None = None
+    hook: str = Field(description="order-select, order-sign, patient-view (or pre-1.0 medication-prescribe).")
+    hookInstance: str = Field(json_schema_extra={"format": "uuid"})
+    # No "format": "uri": generated test bodies would then name reachable hosts; the scheme is checked.
+    fhirServer: str | None = Field(
+        default=None, description="Absolute base URL; required with fhirAuthorization."
+    )
     fhirAuthorization: _FhirAuthorization | None = None
-    context: dict[str, Any]
-    prefetch: dict[str, Any] | None = None
+    context: dict[str, Any] = Field(
+        description="userId, patientId, encounterId; order-select adds draftOrders (a FHIR R4 Bundle) and "
+        "selections, order-sign draftOrders."
+    )
+    prefetch: dict[str, Any] | None = Field(
+        default=None, description="Prefetch key -> FHIR resource or searchset Bundle; null means no data."
+    )
     user: str | None = None  # 1.0 and earlier: the user at the top level
     patient: str | None = None  # pre-1.0: the patient at the top level
 
@@ -162,7 +170,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     if not isinstance(body, dict):
         raise MalformedRequest("the body must be a JSON object", field="body")
     try:
-        envelope = _Envelope.model_validate(body)
+        envelope = HookRequest.model_validate(body)
     except ValidationError as exc:
         path, message = _field_of(exc)
         raise MalformedRequest(f"{path}: {message}", field=path) from None
