@@ -18,8 +18,18 @@ from pydantic import BaseModel
 
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase
-from cards.model import Action, AppLinks, Card, EvaluationRequest, EvaluationResult, RenderedCard, Source
+from cards.model import (
+    Action,
+    AppLinks,
+    Card,
+    EvaluationRequest,
+    EvaluationResult,
+    RenderedCard,
+    Source,
+    Suggestion,
+)
 from service.dedupe import ShownCardsStore
+from service.fhir_models import invalid_field
 from service.gathering import draft_medications, gather
 from service.observability.metrics import record_cards
 from service.protocol import HookCall
@@ -158,6 +168,53 @@ def _with_uuids(rendered: RenderedCard, id_factory: Callable[[], str]) -> Card:
     return card.model_copy(update={"uuid": card.uuid or id_factory(), "suggestions": suggestions})
 
 
+def _invalid_resource(actions: Iterable[Action]) -> tuple[str, str] | None:
+    """(resourceType, element) of the first action resource R4B rejects; None when all are valid."""
+    for action in actions:
+        if action.resource is not None:
+            problem = invalid_field(action.resource)
+            if problem is not None:
+                return str(action.resource.get("resourceType")), problem[0]
+    return None
+
+
+def _with_valid_actions(card: Card, rule_ids: tuple[str, ...]) -> Card:
+    """The card without suggestions whose action resources are not valid FHIR R4B.
+
+    A suggestion's actions apply together (e.g. delete the draft and create the reduced dose), so
+    a suggestion is removed whole, never one of its actions; the card and its advice stay. The
+    log names the rules, type and element, never a value.
+    """
+    if not card.suggestions:
+        return card
+    kept: list[Suggestion] = []
+    for suggestion in card.suggestions:
+        problem = _invalid_resource(suggestion.actions or ())
+        if problem is None:
+            kept.append(suggestion)
+        else:
+            log.error(
+                "suggestion removed: rules %s built a %s that is not valid FHIR R4B (%s)",
+                ",".join(rule_ids),
+                *problem,
+            )
+    if len(kept) == len(card.suggestions):
+        return card
+    return card.model_copy(update={"suggestions": tuple(kept) or None})
+
+
+def _valid_system_actions(actions: Iterable[Action]) -> list[Action]:
+    """System actions whose resources are valid FHIR R4B; the others are logged and left out."""
+    valid: list[Action] = []
+    for action in actions:
+        problem = _invalid_resource((action,))
+        if problem is None:
+            valid.append(action)
+        else:
+            log.error("system action removed: a %s that is not valid FHIR R4B (%s)", *problem)
+    return valid
+
+
 def _answer(
     call: HookCall,
     result: EvaluationResult,
@@ -170,7 +227,7 @@ def _answer(
     cards: list[dict[str, Any]] = []
     issued: list[IssuedCard] = []
     for item in rendered:
-        card = _with_uuids(item, id_factory)
+        card = _with_valid_actions(_with_uuids(item, id_factory), item.rule_ids)
         if card.suggestions and card.selectionBehavior is None:
             log.warning(
                 "card without selectionBehavior from rules %s: at-most-one used", ",".join(item.rule_ids)
@@ -189,8 +246,7 @@ def _answer(
             )
         )
     response: dict[str, Any] = {"cards": cards}
-    if result.system_actions:
-        response["systemActions"] = [
-            a.model_dump(exclude_none=True, mode="json") for a in result.system_actions
-        ]
+    system_actions = _valid_system_actions(result.system_actions)
+    if system_actions:
+        response["systemActions"] = [a.model_dump(exclude_none=True, mode="json") for a in system_actions]
     return HookAnswer(response=response, issued=tuple(issued), rendered=tuple(rendered))

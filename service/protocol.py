@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from service.catalog import ServiceDefinition
 from service.errors import MalformedRequest, field_path
+from service.fhir_models import invalid_field
 
 __all__ = ["HookCall", "HookRequest", "parse_call"]
 
@@ -115,8 +116,14 @@ def _str_field(context: Mapping[str, Any], name: str, *, required: bool, fallbac
     return value
 
 
-def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
-    """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`)."""
+def _draft_resources(
+    value: Any, key: str
+) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
+    """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`).
+
+    Each resource is validated strictly as FHIR R4B: a 400 names the first invalid element.
+    """
+    where = f"context.{key}[{{index}}]"
     if isinstance(value, list):
         entries: list[Any] = [{"resource": item} for item in value]
     elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
@@ -126,6 +133,7 @@ def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[st
                 "context.draftOrders.entry must be an array", field="context.draftOrders.entry"
             )
         entries = raw_entries
+        where = f"context.{key}.entry[{{index}}].resource"
     else:
         raise MalformedRequest("context.draftOrders must be a FHIR Bundle", field="context.draftOrders")
     out: list[Mapping[str, Any]] = []
@@ -137,6 +145,10 @@ def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[st
                 "each draft order entry needs a resource with a resourceType",
                 field=f"context.draftOrders.entry[{index}].resource",
             )
+        problem = invalid_field(resource)
+        if problem is not None:
+            path = where.format(index=index) + "." + problem[0]
+            raise MalformedRequest(f"{path}: {problem[1]} (draft orders must be valid FHIR R4B)", field=path)
         out.append(resource)
         if isinstance(entry.get("fullUrl"), str):
             full_urls[entry["fullUrl"]] = resource  # urn:uuid: references in transaction-style bundles
@@ -195,12 +207,13 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     full_urls: dict[str, Mapping[str, Any]] = {}
     selections: tuple[str, ...] = ()
     if service.hook in ("order-select", "order-sign"):
-        raw = context.get("draftOrders", context.get("medications", context.get("orders")))
+        key = next((k for k in ("draftOrders", "medications", "orders") if k in context), "draftOrders")
+        raw = context.get(key)
         if raw is None:
             raise MalformedRequest(
                 "context.draftOrders is required for this hook", field="context.draftOrders"
             )
-        drafts, full_urls = _draft_resources(raw)
+        drafts, full_urls = _draft_resources(raw, key)
     if service.hook == "order-select":
         selections = _selections(context.get("selections"), drafts, full_urls)
     auth = envelope.fhirAuthorization

@@ -66,3 +66,32 @@ def test_selection_behavior_is_kept_or_dropped_with_the_suggestions() -> None:
     dropped = dumped(suggestions=(), selectionBehavior="any")
     assert "suggestions" not in dropped and "selectionBehavior" not in dropped
     assert dumped() == {"summary": "s", "indicator": "info", "source": {"label": "x"}}
+
+
+async def test_a_suggestion_with_an_invalid_r4b_resource_is_removed_not_sent(
+    make_client: MakeClient, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    good = {
+        "resourceType": "ServiceRequest",
+        "status": "draft",
+        "intent": "proposal",
+        "subject": {"reference": "Patient/p-1001"},
+        "code": {"text": "CPK"},
+    }
+    bad = {k: v for k, v in good.items() if k != "subject"} | {"note": [{"text": "secret-value-42"}]}
+    card = Card(
+        summary="Monitor",
+        indicator="warning",
+        source=Source(label="toxhooks"),
+        suggestions=(
+            Suggestion(label="Bad", actions=(Action(type="create", description="c", resource=bad),)),
+            Suggestion(label="Good", actions=(Action(type="create", description="c", resource=good),)),
+        ),
+    )
+    monkeypatch.setattr("service.hook.evaluate", _engine_returning(card))
+    client = await make_client()
+    response = await client.post(PV, json=hook_request("patient-view"))
+    assert response.status_code == 200
+    sent = response.json()["cards"][0]
+    assert [s["label"] for s in sent["suggestions"]] == ["Good"]
+    assert "not valid FHIR R4B (subject)" in caplog.text and "secret-value-42" not in caplog.text

@@ -234,16 +234,28 @@ async def test_prefetch_value_that_is_not_a_resource(
     assert "prefetch.conditions" in response.json()["cards"][-1]["detail"]
 
 
-async def test_malformed_draft_order_is_named_and_others_checked(
+async def test_draft_order_invalid_in_r4b_is_a_400_naming_the_element(
     make_client: MakeClient, fake_engine: FakeEngine
 ) -> None:
     broken = draft_order("mr-2")
     del broken["status"]
     client = await make_client()
     response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["context.draftOrders.entry[1].resource.status"]
+    assert not fake_engine.requests
+
+
+async def test_draft_order_without_id_is_named_and_others_checked(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    broken = draft_order("mr-2")
+    del broken["id"]  # valid R4B (id is optional) but nothing could refer to it
+    client = await make_client()
+    response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
     assert response.status_code == 200
     assert [o.reference for o in fake_engine.requests[0].draft_orders] == ["MedicationRequest/mr-1"]
-    assert "MedicationRequest/mr-2 has no status" in response.json()["cards"][-1]["detail"]
+    assert "entry 1 has no id" in response.json()["cards"][-1]["detail"]
 
 
 async def test_framework_validation_errors_become_400_outcomes() -> None:
@@ -293,8 +305,7 @@ async def test_draft_that_breaks_terminology_is_named(
         return original(resource, **options)
 
     monkeypatch.setattr("service.reading.read_order", fragile)
-    broken = draft_order("mr-2")
-    broken["contained"] = 7
+    broken = draft_order("mr-2")  # valid FHIR, but terminology cannot read it (fragile above)
     client = await make_client()
     response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
     assert response.status_code == 200
