@@ -56,7 +56,12 @@ class FeedbackEntry(BaseModel):
     @field_validator("outcomeTimestamp")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)  # a bare time is read as UTC
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # a bare time is read as UTC
+        try:
+            aware.astimezone(UTC)  # the stored key is in UTC: 0001-01-01T00:00+01:00 has no UTC time
+        except OverflowError:
+            raise ValueError("is outside the range of representable times") from None
+        return aware
 
     def key(self, service_id: str) -> str:
         """A stable hash of the entry, so the same feedback sent twice is stored once."""
