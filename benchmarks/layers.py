@@ -112,6 +112,7 @@ def apply_off(app: Any, off: frozenset[str] | Sequence[str]) -> None:
 def switched_off(off: frozenset[str] | Sequence[str]) -> Iterator[None]:
     """Process-wide switches (metrics, body limits, gc) for the duration of the block."""
     import service.body as body
+    import service.hook as hook
     import service.routes.hooks as hooks
 
     layers = frozenset(off)
@@ -125,7 +126,7 @@ def switched_off(off: frozenset[str] | Sequence[str]) -> Iterator[None]:
         import service.observability.middleware as middleware
 
         patch(middleware, "observe_request", lambda *a, **k: None)
-        patch(hooks, "record_cards", lambda *a, **k: None)
+        patch(hook, "record_cards", lambda *a, **k: None)
         patch(hooks, "label_request", lambda *a, **k: None)
     if "body_limits" in layers:
         patch(body, "check_limits", lambda *a, **k: None)

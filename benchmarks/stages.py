@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import cProfile
 import io
 import pstats
@@ -29,7 +30,7 @@ class StageTimings:
     request: str
     repetitions: int
     stages_ms: dict[str, float]
-    whole_ms: float | None  # median of parse + protocol + service.pipeline.run_pipeline + dump
+    whole_ms: float | None  # median of parse + service.hook.answer_hook + dump
     cards: int
     errors: dict[str, str]
     whole_min_ms: float | None = None
@@ -86,6 +87,7 @@ class _Pipeline:
         self.raw = orjson.dumps(body)
         self.now = datetime.now(UTC)
         self.state: dict[str, Any] = {}
+        self.loop = asyncio.new_event_loop()  # one loop, as in the server: no loop set-up per call
 
     def parse(self) -> None:
         """service.body.parse_json with the default limits (orjson plus the shape walk)."""
@@ -98,9 +100,8 @@ class _Pipeline:
 
     def protocol(self) -> None:
         """Envelope validation, prefetch assessment and collection (no FHIR fetch is needed)."""
+        from service.gathering import assess_prefetch, check_required, collect, prefetch_queries
         from service.offline import service_for
-        from service.pipeline import check_required, collect, prefetch_queries
-        from service.prefetch import assess_prefetch
         from service.protocol import parse_call
 
         service = service_for(self.state["json"], self.catalog)
@@ -136,7 +137,7 @@ class _Pipeline:
         self.state["result"] = evaluate(request, self.knowledge)
 
     def cards(self) -> None:
-        """uuids assigned and each card dumped to JSON-ready dicts (as service.pipeline does)."""
+        """uuids assigned and each card dumped to JSON-ready dicts (as service.hook does)."""
         self.state["cards"] = [
             rc.card.model_copy(update={"uuid": f"00000000-0000-4000-8000-{i:012d}"}).model_dump(
                 exclude_none=True, mode="json"
@@ -149,21 +150,22 @@ class _Pipeline:
         orjson.dumps({"cards": self.state["cards"]})
 
     def whole(self) -> None:
-        """The route end to end minus the web stack: parse, protocol, service.pipeline.run_pipeline, dump."""
-        from service.pipeline import run_pipeline
+        """The route end to end minus the web stack: parse, envelope, service.hook.answer_hook, dump."""
+        from service.hook import HookDependencies, answer_hook
+        from service.offline import service_for
+        from service.protocol import parse_call
 
         self.parse()
-        self.protocol()
-        outcome = run_pipeline(
-            self.state["call"],
-            self.state["gathered"],
+        call = parse_call(self.state["json"], service_for(self.state["json"], self.catalog))
+        deps = HookDependencies(
             knowledge=self.knowledge,
-            ctcae_version=self.settings.ctcae_version,
-            now=self.now,
+            settings=self.settings,
+            clock=lambda: self.now,
             id_factory=lambda: "00000000-0000-4000-8000-000000000000",
         )
-        self.state["response"] = outcome.response
-        orjson.dumps(outcome.response)
+        answer = self.loop.run_until_complete(answer_hook(call, deps))
+        self.state["response"] = answer.response
+        orjson.dumps(answer.response)
 
 
 def time_stages(name: str, body: Mapping[str, Any], *, budget_s: float = 2.0) -> StageTimings:

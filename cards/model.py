@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from terminology.model import MedicationOrder, PatientFacts
 
@@ -27,10 +27,23 @@ __all__ = [
 Hook = Literal["order-select", "order-sign", "patient-view"]
 
 
+_EMPTY: tuple[Any, ...] = (None, "", [], {}, ())
+
+
 class _Shape(BaseModel):
-    """Base of the response shapes: no unknown fields; dump with exclude_none (spec: omit, never null)."""
+    """Base of the response shapes: no unknown fields, and optional attributes without a value omitted.
+
+    Spec: an optional attribute is omitted, never null, "", [] or {}; `_kept` names the required
+    ones that are written even when empty. An action's FHIR resource is passed through as built.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+    _kept: ClassVar[frozenset[str]] = frozenset()
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        return {key: value for key, value in data.items() if key in self._kept or value not in _EMPTY}
 
 
 class Coding(_Shape):
@@ -43,6 +56,8 @@ class Coding(_Shape):
 
 class Source(_Shape):
     """Card.source: who says so."""
+
+    _kept: ClassVar[frozenset[str]] = frozenset({"label"})
 
     label: str
     url: str | None = None
@@ -77,9 +92,19 @@ class Link(_Shape):
     appContext: str | None = None
     autolaunchable: bool | None = None
 
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """Spec: `appContext` is only valid on `smart` links."""
+        data = super()._omit_empty(handler)
+        if data.get("type") != "smart":
+            data.pop("appContext", None)
+        return data
+
 
 class Card(_Shape):
     """One CDS card."""
+
+    _kept: ClassVar[frozenset[str]] = frozenset({"summary"})
 
     uuid: str | None = None
     summary: str = Field(max_length=139)
@@ -90,6 +115,18 @@ class Card(_Shape):
     selectionBehavior: Literal["at-most-one", "any"] | None = None
     overrideReasons: tuple[Coding, ...] | None = None
     links: tuple[Link, ...] | None = None
+
+    @model_serializer(mode="wrap")
+    def _omit_empty(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        """`selectionBehavior` exactly when there are suggestions (a client MUST reject a card whose
+        suggestions lack it); `at-most-one` when the rules gave none: the user may take none, and
+        never two alternatives at once."""
+        data = super()._omit_empty(handler)
+        if "suggestions" not in data:
+            data.pop("selectionBehavior", None)
+        elif "selectionBehavior" not in data:
+            data["selectionBehavior"] = "at-most-one"
+        return data
 
 
 @dataclass(frozen=True, slots=True)

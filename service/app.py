@@ -15,7 +15,7 @@ from service.error_handlers import install_error_handlers
 from service.observability.logging import configure_logging
 from service.observability.metrics import install_metrics, register_services
 from service.openapi import install_openapi
-from service.routes import discovery, feedback, health, hooks, pages
+from service.routes import discovery, feedback_intake, health, hooks, pages
 from service.runtime import settle_heap
 from service.settings import Settings
 from service.state import build_state
@@ -54,7 +54,7 @@ def create_app(
 
     app = FastAPI(title="toxhooks", version=state.knowledge.version, lifespan=lifespan)
     app.state.toxhooks, app.state.settings, app.state.knowledge = state, settings, state.knowledge
-    for module in (discovery, hooks, feedback, health, pages):
+    for module in (discovery, hooks, feedback_intake, health, pages):
         app.include_router(module.router)
     install_error_handlers(app)
     install_openapi(app)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 if TYPE_CHECKING:  # redis is imported only when a Redis URL is configured (start-up time)
     import redis.asyncio as aioredis
 
-__all__ = ["MemoryShownCards", "RedisShownCards", "ShownCards", "ShownCardsStore"]
+__all__ = ["MemoryShownCards", "RedisShownCards", "ShownCardsStore", "shown_cards_store"]
 
 log = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ class RedisShownCards:
         await self._client.aclose()
 
 
-def ShownCards(ttl_s: float, redis_url: str | None = None) -> ShownCardsStore:
+def shown_cards_store(ttl_s: float, redis_url: str | None = None) -> ShownCardsStore:
     """The store for the settings: Redis when a URL is configured, else in memory."""
     if redis_url:
         return RedisShownCards.from_url(redis_url, ttl_s)

@@ -1,4 +1,4 @@
-"""Completing prefetch from the EHR's FHIR server: one shared client, a time budget, bounded work."""
+"""Reads and searches on the EHR's FHIR server for one hook call: one shared client, a time budget."""
 
 from __future__ import annotations
 
@@ -6,24 +6,19 @@ import asyncio
 import logging
 import time
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
 import orjson
 
 from service.observability.metrics import record_fhir_fetch
-from service.pipeline import Gathered, collect, draft_medications, missing_medication_references
-from service.prefetch import KeyState, PrefetchItem, bundle_resources, is_resource, next_link
-from service.protocol import HookCall
 from service.settings import Settings
+from terminology.resources import bundle_resources, is_resource, next_link
 
-__all__ = ["FhirFetcher", "complete_prefetch"]
+__all__ = ["FhirFetcher", "SearchPages"]
 
 log = logging.getLogger(__name__)
-
-# Reads of referenced Medications per call (drafts first): a long history must not exhaust the
-# time budget; references left unread are reported as unavailable like any other missing data.
-_MAX_MEDICATION_READS = 40
 
 
 class _FetchFailed(Exception):
@@ -32,6 +27,16 @@ class _FetchFailed(Exception):
     def __init__(self, outcome: str) -> None:
         super().__init__(outcome)
         self.outcome = outcome
+
+
+@dataclass
+class SearchPages:
+    """What a search (and the next pages it followed) returned; `failure` set when it stopped early."""
+
+    resources: list[Mapping[str, Any]] = field(default_factory=list)
+    malformed: list[str] = field(default_factory=list)
+    next_url: str | None = None  # still set when the page bound was reached
+    failure: str | None = None  # the metrics category of the query that failed
 
 
 class FhirFetcher:
@@ -82,75 +87,36 @@ class FhirFetcher:
         finally:
             record_fhir_fetch(outcome, time.perf_counter() - started)
 
-    async def read(self, reference: str) -> Mapping[str, Any]:
-        """Read one resource by relative reference, e.g. "Medication/12"."""
-        return await self._get(f"{self._base}/{reference}")
+    async def read(self, reference: str) -> Mapping[str, Any] | None:
+        """Read one resource by relative reference, e.g. "Medication/12"; None when that fails."""
+        try:
+            return await self._get(f"{self._base}/{reference}")
+        except _FetchFailed as failure:
+            log.warning("FHIR read of a %s failed: %s", reference.split("/")[0], failure.outcome)
+            return None
 
-    async def search(self, item: PrefetchItem, url: str) -> None:
-        """Fill `item` from a search (or its next page), following next links up to the page bound."""
+    async def search(self, url: str, where: str) -> SearchPages:
+        """A search (or its next page), following next links up to the page bound.
+
+        `where` names the query in the places of malformed entries. A read template (e.g.
+        Patient/{{id}}) answers with the resource itself.
+        """
+        found = SearchPages()
         pages = 0
         next_url: str | None = url
-        while next_url is not None and pages < self._max_pages:
-            bundle = await self._get(next_url)
-            pages += 1
-            if bundle["resourceType"] != "Bundle":
-                item.resources.append(bundle)  # a read template (e.g. Patient/{{id}})
-                next_url = None
-                break
-            resources, malformed = bundle_resources(bundle, f"{item.key} (fetched)")
-            item.resources.extend(resources)
-            item.malformed.extend(malformed)
-            next_url = next_link(bundle)
-        item.next_url = next_url  # still set when the page bound was reached
-        item.state = KeyState.PRESENT if item.resources else KeyState.NO_DATA
-
-
-async def _fill(fetcher: FhirFetcher, item: PrefetchItem, base: str) -> None:
-    """Fetch one key; on failure the key keeps needing a fetch (and is reported unavailable)."""
-    if item.needs_fetch and item.query is not None:
-        url = f"{base}/{item.query}"
-        item.resources, item.malformed = [], [m for m in item.malformed if not m.startswith("prefetch.")]
-    elif item.next_url is not None:
-        url = item.next_url
-    else:
-        return
-    try:
-        await fetcher.search(item, url)
-    except _FetchFailed as failure:
-        log.warning("FHIR fetch for prefetch key %s failed: %s", item.key, failure.outcome)
-
-
-async def _read_medication(fetcher: FhirFetcher, reference: str) -> Mapping[str, Any] | None:
-    try:
-        resource = await fetcher.read(reference)
-    except _FetchFailed as failure:
-        log.warning("FHIR read of a Medication failed: %s", failure.outcome)
-        return None
-    return resource if resource.get("resourceType") == "Medication" else None
-
-
-async def complete_prefetch(
-    call: HookCall, items: list[PrefetchItem], client: httpx.AsyncClient, settings: Settings
-) -> Gathered:
-    """Fetch what prefetch lacks (missing keys, failed queries, later pages, referenced Medications)."""
-    if call.fhir_server is None:
-        return collect(items)
-    base = call.fhir_server
-    fetcher = FhirFetcher(client, base=base, access_token=call.access_token, settings=settings)
-    await asyncio.gather(*(_fill(fetcher, item, base) for item in items))
-    known = {
-        f"Medication/{r.get('id')}"
-        for item in items
-        for r in item.resources
-        if r.get("resourceType") == "Medication"
-    }
-    known |= set(draft_medications(call))
-    history = [r for item in items for r in item.resources]
-    wanted = [
-        ref
-        for ref in missing_medication_references(call, known, history=history)
-        if ref.startswith("Medication/")
-    ][:_MAX_MEDICATION_READS]
-    found = await asyncio.gather(*(_read_medication(fetcher, ref) for ref in wanted))
-    medications = {ref: res for ref, res in zip(wanted, found, strict=True) if res is not None}
-    return collect(items, fetched_medications=medications)
+        try:
+            while next_url is not None and pages < self._max_pages:
+                bundle = await self._get(next_url)
+                pages += 1
+                if bundle["resourceType"] != "Bundle":
+                    found.resources.append(bundle)
+                    next_url = None
+                    break
+                resources, malformed = bundle_resources(bundle, where)
+                found.resources.extend(resources)
+                found.malformed.extend(malformed)
+                next_url = next_link(bundle)
+        except _FetchFailed as failure:
+            found.failure = failure.outcome
+        found.next_url = next_url
+        return found

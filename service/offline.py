@@ -1,8 +1,10 @@
-"""Evaluate one hook request outside HTTP: the same pipeline, without (or with an explicit) network."""
+"""Evaluate one hook request outside HTTP: service.hook.answer_hook without (or with an explicit) network."""
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
@@ -12,17 +14,8 @@ from cards.loader import KnowledgeBase, load_knowledge
 from cards.model import AppLinks
 from service.catalog import Catalog, ServiceDefinition, load_catalog
 from service.errors import MalformedRequest
-from service.fhir import complete_prefetch
-from service.pipeline import (
-    Gathered,
-    check_required,
-    collect,
-    no_covered_draft,
-    prefetch_queries,
-    run_pipeline,
-)
-from service.prefetch import PrefetchItem, assess_prefetch
-from service.protocol import HookCall, parse_call
+from service.hook import HookDependencies, answer_hook
+from service.protocol import parse_call
 from service.settings import Settings
 
 __all__ = ["evaluate_offline", "evaluate_with_fhir", "service_for"]
@@ -41,15 +34,6 @@ def service_for(request_json: Any, catalog: Catalog, service_id: str | None = No
     raise MalformedRequest(f"no CDS service for hook {hook!r}", field="hook")
 
 
-def _prepare(
-    request_json: Any, settings: Settings, knowledge: KnowledgeBase, now: datetime, service_id: str | None
-) -> tuple[HookCall, list[PrefetchItem]]:
-    service = service_for(request_json, load_catalog(), service_id)
-    call = parse_call(request_json, service)
-    templates = prefetch_queries(service, knowledge, window_days=settings.observation_window_days, now=now)
-    return call, assess_prefetch(templates, call.prefetch, call.context, call.user_id)
-
-
 def _links(settings: Settings) -> AppLinks:
     """The SMART app link, when the public address of the deployment is configured."""
     if settings.public_base_url is None:
@@ -57,20 +41,33 @@ def _links(settings: Settings) -> AppLinks:
     return AppLinks(smart_launch_url=settings.public_base_url.rstrip("/") + "/smart/launch")
 
 
-def _finish(
-    call: HookCall, gathered: Gathered, settings: Settings, knowledge: KnowledgeBase, now: datetime
+async def evaluate_with_fhir(
+    request_json: dict[str, Any],
+    *,
+    client: httpx.AsyncClient | None,
+    settings: Settings | None = None,
+    knowledge: KnowledgeBase | None = None,
+    now: datetime | None = None,
+    service_id: str | None = None,
 ) -> dict[str, Any]:
-    check_required(call, gathered)
-    outcome = run_pipeline(
-        call,
-        gathered,
+    """The response JSON for a hook request; what prefetch lacks is fetched from its fhirServer.
+
+    With `client=None` nothing is fetched: prefetch keys missing from the request are reported as
+    unavailable. Raises the service.errors hierarchy (MalformedRequest, PreconditionFailed...).
+    """
+    settings = settings or Settings()
+    knowledge = knowledge or load_knowledge(settings.knowledge_dir)
+    moment = now or datetime.now(UTC)
+    call = parse_call(request_json, service_for(request_json, load_catalog(), service_id))
+    deps = HookDependencies(
         knowledge=knowledge,
-        ctcae_version=settings.ctcae_version,
-        now=now,
+        settings=settings,
+        clock=lambda: moment,
         id_factory=lambda: str(uuid.uuid4()),
+        client=client,
         links=_links(settings),
     )
-    return outcome.response
+    return (await answer_hook(call, deps)).response
 
 
 def evaluate_offline(
@@ -81,34 +78,16 @@ def evaluate_offline(
     now: datetime | None = None,
     service_id: str | None = None,
 ) -> dict[str, Any]:
-    """The response JSON for a hook request; prefetch keys missing from it are reported as unavailable.
+    """The response JSON for a hook request, with no network (missing prefetch is unavailable).
 
-    Raises the service.errors hierarchy (MalformedRequest, PreconditionFailed...) like the HTTP route.
+    Callable from plain code and from inside an event loop (then on a worker thread of its own).
     """
-    settings = settings or Settings()
-    knowledge = knowledge or load_knowledge(settings.knowledge_dir)
-    now = now or datetime.now(UTC)
-    call, items = _prepare(request_json, settings, knowledge, now, service_id)
-    if no_covered_draft(call, knowledge):
-        return {"cards": []}
-    return _finish(call, collect(items), settings, knowledge, now)
-
-
-async def evaluate_with_fhir(
-    request_json: dict[str, Any],
-    *,
-    client: httpx.AsyncClient,
-    settings: Settings | None = None,
-    knowledge: KnowledgeBase | None = None,
-    now: datetime | None = None,
-    service_id: str | None = None,
-) -> dict[str, Any]:
-    """Like evaluate_offline, but what prefetch lacks is fetched from the request's fhirServer."""
-    settings = settings or Settings()
-    knowledge = knowledge or load_knowledge(settings.knowledge_dir)
-    now = now or datetime.now(UTC)
-    call, items = _prepare(request_json, settings, knowledge, now, service_id)
-    if no_covered_draft(call, knowledge):
-        return {"cards": []}
-    gathered = await complete_prefetch(call, items, client, settings)
-    return _finish(call, gathered, settings, knowledge, now)
+    coroutine = evaluate_with_fhir(
+        request_json, client=None, settings=settings, knowledge=knowledge, now=now, service_id=service_id
+    )
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return asyncio.run(coroutine)
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()

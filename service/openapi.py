@@ -1,4 +1,4 @@
-"""The OpenAPI document: CDS Hooks request bodies and OperationOutcome errors, never FastAPI's 422."""
+"""The OpenAPI document: CDS Hooks bodies generated from the models, OperationOutcome errors, no 422."""
 
 from __future__ import annotations
 
@@ -6,101 +6,38 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
+from pydantic import BaseModel
+
+from service.feedback_entries import FeedbackRequest
+from service.hook import HookResponse
+from service.protocol import HookRequest
 
 __all__ = ["install_openapi"]
 
-# Bodies are read and validated by the service itself (service/protocol.py, service/feedback.py) so
-# that errors are 400 OperationOutcomes naming the field; these schemas only describe them. Unknown
-# fields are tolerated (spec: extensions), hence no additionalProperties: false.
-_CODING = {
-    "type": "object",
-    "required": ["code"],
-    "properties": {"system": {"type": "string"}, "code": {"type": "string"}, "display": {"type": "string"}},
-}
-_HOOK_REQUEST = {
-    "type": "object",
-    "required": ["hook", "hookInstance", "context"],
-    "properties": {
-        "hook": {
-            "type": "string",
-            "enum": ["order-select", "order-sign", "patient-view", "medication-prescribe"],
-        },
-        "hookInstance": {"type": "string", "format": "uuid"},
-        # No "format": "uri": generated test bodies would then name reachable hosts; the scheme is checked.
-        "fhirServer": {
-            "type": "string",
-            "description": "Absolute base URL; required with fhirAuthorization.",
-        },
-        "fhirAuthorization": {
-            "type": "object",
-            "required": ["access_token", "token_type", "expires_in", "scope", "subject"],
-            "properties": {
-                "access_token": {"type": "string"},
-                "token_type": {"type": "string", "enum": ["Bearer"]},
-                "expires_in": {"type": "integer"},
-                "scope": {"type": "string"},
-                "subject": {"type": "string"},
-                "patient": {"type": "string", "description": "Must be context.patientId when present."},
-            },
-        },
-        "context": {
-            "type": "object",
-            "required": ["userId", "patientId"],
-            "description": "Per hook: order-select adds draftOrders, selections; order-sign draftOrders.",
-            "properties": {
-                "userId": {"type": "string"},
-                "patientId": {"type": "string"},
-                "encounterId": {"type": "string"},
-                "draftOrders": {"type": "object", "description": "A FHIR R4 Bundle of the unsigned orders."},
-                "selections": {"type": "array", "items": {"type": "string"}},
-            },
-        },
-        "prefetch": {
-            "type": "object",
-            "description": "Prefetch key -> FHIR resource or searchset Bundle; null means no data.",
-            "additionalProperties": {"type": ["object", "null"]},
-        },
-    },
-}
-_FEEDBACK_REQUEST = {
-    "type": "object",
-    "required": ["feedback"],
-    "properties": {
-        "feedback": {
-            "type": "array",
-            "minItems": 1,
-            "items": {
-                "type": "object",
-                "required": ["card", "outcome", "outcomeTimestamp"],
-                "properties": {
-                    "card": {"type": "string", "format": "uuid"},
-                    "outcome": {"type": "string", "enum": ["accepted", "overridden"]},
-                    "acceptedSuggestions": {
-                        "type": "array",
-                        "items": {
-                            "type": "object",
-                            "required": ["id"],
-                            "properties": {"id": {"type": "string"}},
-                        },
-                    },
-                    "overrideReason": {
-                        "type": "object",
-                        "properties": {"reason": _CODING, "userComment": {"type": "string"}},
-                    },
-                    "outcomeTimestamp": {"type": "string", "format": "date-time"},
-                },
-            },
-        }
-    },
-}
-_HOOK_RESPONSE = {
-    "type": "object",
-    "required": ["cards"],
-    "properties": {
-        "cards": {"type": "array", "items": {"type": "object"}},
-        "systemActions": {"type": "array", "items": {"type": "object"}},
-    },
-}
+# Bodies are read and validated by the service itself (service/protocol.py,
+# service/feedback_entries.py) so that errors are 400 OperationOutcomes naming the field; the
+# schemas here are generated from those same models and only describe them.
+
+
+def _schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON Schema with its `$defs` inlined, so it stands alone inside the document."""
+    schema = model.model_json_schema(mode="validation")
+    definitions = schema.pop("$defs", {})
+
+    def inline(value: Any) -> Any:
+        if isinstance(value, dict):
+            ref = value.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(definitions[ref.removeprefix("#/$defs/")])
+            return {key: inline(item) for key, item in value.items()}
+        if isinstance(value, list):
+            return [inline(item) for item in value]
+        return value
+
+    inlined: dict[str, Any] = inline(schema)
+    return inlined
+
+
 _OUTCOME = {
     "type": "object",
     "required": ["resourceType", "issue"],
@@ -136,11 +73,11 @@ def _customise(document: dict[str, Any]) -> dict[str, Any]:
             **_ERRORS,
             "412": "Required data neither sent nor fetchable; expression names the keys.",
         }
-        _describe(hook, _HOOK_REQUEST, errors)
-        hook["responses"]["200"]["content"] = {"application/json": {"schema": _HOOK_RESPONSE}}
+        _describe(hook, _schema(HookRequest), errors)
+        hook["responses"]["200"]["content"] = {"application/json": {"schema": _schema(HookResponse)}}
     feedback = paths.get("/cds-services/{service_id}/feedback", {}).get("post")
     if feedback is not None:
-        _describe(feedback, _FEEDBACK_REQUEST, _ERRORS)
+        _describe(feedback, _schema(FeedbackRequest), _ERRORS)
     for operations in paths.values():
         for operation in operations.values():
             operation.get("responses", {}).pop("422", None)

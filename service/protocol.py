@@ -11,8 +11,9 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from service.catalog import ServiceDefinition
 from service.errors import MalformedRequest, field_path
+from service.fhir_models import invalid_field
 
-__all__ = ["HookCall", "parse_call"]
+__all__ = ["HookCall", "HookRequest", "parse_call"]
 
 
 class _FhirAuthorization(BaseModel):
@@ -37,17 +38,25 @@ class _FhirAuthorization(BaseModel):
         return value
 
 
-class _Envelope(BaseModel):
+class HookRequest(BaseModel):
     """The top level of a hook request; unknown fields are tolerated (spec: extensions)."""
 
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
-    hook: str
-    hookInstance: str
-    fhirServer: str | None = None
+    hook: str = Field(description="order-select, order-sign, patient-view (or pre-1.0 medication-prescribe).")
+    hookInstance: str = Field(json_schema_extra={"format": "uuid"})
+    # No "format": "uri": generated test bodies would then name reachable hosts; the scheme is checked.
+    fhirServer: str | None = Field(
+        default=None, description="Absolute base URL; required with fhirAuthorization."
+    )
     fhirAuthorization: _FhirAuthorization | None = None
-    context: dict[str, Any]
-    prefetch: dict[str, Any] | None = None
+    context: dict[str, Any] = Field(
+        description="userId, patientId, encounterId; order-select adds draftOrders (a FHIR R4 Bundle) and "
+        "selections, order-sign draftOrders."
+    )
+    prefetch: dict[str, Any] | None = Field(
+        default=None, description="Prefetch key -> FHIR resource or searchset Bundle; null means no data."
+    )
     user: str | None = None  # 1.0 and earlier: the user at the top level
     patient: str | None = None  # pre-1.0: the patient at the top level
 
@@ -107,8 +116,14 @@ def _str_field(context: Mapping[str, Any], name: str, *, required: bool, fallbac
     return value
 
 
-def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
-    """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`)."""
+def _draft_resources(
+    value: Any, key: str
+) -> tuple[tuple[Mapping[str, Any], ...], dict[str, Mapping[str, Any]]]:
+    """draftOrders as a Bundle (2.0) or a bare array of resources (1.0 `medications`, `orders`).
+
+    Each resource is validated strictly as FHIR R4B: a 400 names the first invalid element.
+    """
+    where = f"context.{key}[{{index}}]"
     if isinstance(value, list):
         entries: list[Any] = [{"resource": item} for item in value]
     elif isinstance(value, dict) and value.get("resourceType") == "Bundle":
@@ -118,6 +133,7 @@ def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[st
                 "context.draftOrders.entry must be an array", field="context.draftOrders.entry"
             )
         entries = raw_entries
+        where = f"context.{key}.entry[{{index}}].resource"
     else:
         raise MalformedRequest("context.draftOrders must be a FHIR Bundle", field="context.draftOrders")
     out: list[Mapping[str, Any]] = []
@@ -129,6 +145,10 @@ def _draft_resources(value: Any) -> tuple[tuple[Mapping[str, Any], ...], dict[st
                 "each draft order entry needs a resource with a resourceType",
                 field=f"context.draftOrders.entry[{index}].resource",
             )
+        problem = invalid_field(resource)
+        if problem is not None:
+            path = where.format(index=index) + "." + problem[0]
+            raise MalformedRequest(f"{path}: {problem[1]} (draft orders must be valid FHIR R4B)", field=path)
         out.append(resource)
         if isinstance(entry.get("fullUrl"), str):
             full_urls[entry["fullUrl"]] = resource  # urn:uuid: references in transaction-style bundles
@@ -162,7 +182,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     if not isinstance(body, dict):
         raise MalformedRequest("the body must be a JSON object", field="body")
     try:
-        envelope = _Envelope.model_validate(body)
+        envelope = HookRequest.model_validate(body)
     except ValidationError as exc:
         path, message = _field_of(exc)
         raise MalformedRequest(f"{path}: {message}", field=path) from None
@@ -187,12 +207,13 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     full_urls: dict[str, Mapping[str, Any]] = {}
     selections: tuple[str, ...] = ()
     if service.hook in ("order-select", "order-sign"):
-        raw = context.get("draftOrders", context.get("medications", context.get("orders")))
+        key = next((k for k in ("draftOrders", "medications", "orders") if k in context), "draftOrders")
+        raw = context.get(key)
         if raw is None:
             raise MalformedRequest(
                 "context.draftOrders is required for this hook", field="context.draftOrders"
             )
-        drafts, full_urls = _draft_resources(raw)
+        drafts, full_urls = _draft_resources(raw, key)
     if service.hook == "order-select":
         selections = _selections(context.get("selections"), drafts, full_urls)
     auth = envelope.fhirAuthorization

@@ -63,9 +63,9 @@ class Settings(BaseSettings):
 
     # Server
     host: str = "127.0.0.1"
-    port: int = 8080
-    workers: int = 1
-    graceful_shutdown_s: float = 20.0  # finish in-flight calls after SIGTERM; < pod grace period
+    port: int = Field(8080, ge=0, le=65535)
+    workers: int = Field(1, ge=1)
+    graceful_shutdown_s: float = Field(20.0, ge=0)  # finish in-flight calls after SIGTERM; < pod grace period
     dev: bool = False  # no JWT required; binds to 127.0.0.1 only
     public_base_url: str | None = None  # base URL as the EHR sees it (JWT aud behind a proxy)
 
@@ -74,11 +74,11 @@ class Settings(BaseSettings):
     redis_url: SecretStr | None = None  # JWT replay cache across replicas
 
     # Calls to the EHR's FHIR server
-    fhir_time_budget_s: float = 2.0  # for all fetches of one hook call
-    fhir_max_concurrency: int = 4
-    fhir_max_pages: int = 5
-    observation_window_days: int = 365  # prefetch date window for lab Observations
-    dedupe_ttl_s: int = 3600  # order-sign does not repeat an order-select card for this long
+    fhir_time_budget_s: float = Field(2.0, gt=0)  # for all fetches of one hook call
+    fhir_max_concurrency: int = Field(4, ge=1)
+    fhir_max_pages: int = Field(5, ge=1)
+    observation_window_days: int = Field(365, ge=1)  # prefetch date window for lab Observations
+    dedupe_ttl_s: int = Field(3600, ge=0)  # order-sign does not repeat an order-select card for this long
 
     # Clinical content
     ctcae_version: Literal["5.0", "6.0"] = "5.0"
@@ -86,17 +86,18 @@ class Settings(BaseSettings):
 
     # Security and limits
     trusted_issuers: list[TrustedIssuer] = Field(default_factory=list)
-    jwt_leeway_s: int = 60  # clock skew allowed on exp / nbf / iat
-    jwt_max_lifetime_s: int = 3600  # longer-lived tokens are refused (bounds the replay cache)
-    jwks_refresh_interval_s: int = 60  # at most one JWKS fetch per URL per interval
-    jwks_cache_ttl_s: int = 3600  # re-fetch a JWKS this old even when every kid is known
-    max_token_bytes: int = 16_384
+    jwt_leeway_s: int = Field(60, ge=0)  # clock skew allowed on exp / nbf / iat
+    jwt_max_lifetime_s: int = Field(3600, gt=0)  # longer-lived tokens are refused (bounds the replay cache)
+    # At most one JWKS fetch per URL per interval; zero would let made-up kids each trigger a fetch.
+    jwks_refresh_interval_s: int = Field(60, ge=1)
+    jwks_cache_ttl_s: int = Field(3600, gt=0)  # re-fetch a JWKS this old even when every kid is known
+    max_token_bytes: int = Field(16_384, gt=0)
     # Exact browser origins allowed to call (CORS). Outside dev mode CORS is off unless listed;
     # dev mode also allows every loopback origin (LOOPBACK_ORIGIN_REGEX).
     cors_origins: list[str] = Field(default_factory=list)
-    max_body_bytes: int = 5_000_000
-    max_json_depth: int = 64
-    max_resources: int = 20_000
+    max_body_bytes: int = Field(5_000_000, gt=0)
+    max_json_depth: int = Field(64, gt=0)
+    max_resources: int = Field(20_000, gt=0)
 
     # Pages served by toxhooks
     preview_enabled: bool = False  # /preview card preview page (always on with dev)
@@ -111,7 +112,7 @@ class Settings(BaseSettings):
     # metrics_host:metrics_port when metrics_port is set (loopback unless metrics_host says
     # otherwise), and on the service port only with metrics_on_service_port, where the
     # auth-failure counter is shown without its reason label.
-    metrics_port: int | None = None
+    metrics_port: int | None = Field(None, ge=0, le=65535)
     metrics_host: str = "127.0.0.1"
     metrics_on_service_port: bool = False
 
@@ -122,11 +123,15 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _separate_metrics_port(self) -> Self:
-        if self.metrics_port is not None:
-            if not 0 <= self.metrics_port <= 65535:
-                raise ValueError(f"metrics_port must be a TCP port, got {self.metrics_port}")
-            if self.metrics_port != 0 and self.metrics_port == self.port:
-                raise ValueError("metrics_port must differ from port: /metrics is kept off the service port")
+        if self.metrics_port is not None and self.metrics_port != 0 and self.metrics_port == self.port:
+            raise ValueError("metrics_port must differ from port: /metrics is kept off the service port")
+        return self
+
+    @model_validator(mode="after")
+    def _shared_replay_cache(self) -> Self:
+        if self.workers > 1 and self.redis_url is None and not self.dev:
+            # Each process would keep its own replay cache and accept a token once per worker.
+            raise ValueError("more than one worker needs TOXHOOKS_REDIS_URL for the JWT replay cache")
         return self
 
     def cors_origin_regex(self) -> str | None:

@@ -14,10 +14,10 @@ from cards.loader import KnowledgeBase, load_knowledge
 from service.auth import Authenticator
 from service.auth.factory import build_authenticator
 from service.catalog import Catalog, load_catalog
-from service.dedupe import ShownCards, ShownCardsStore
+from service.dedupe import ShownCardsStore, shown_cards_store
 from service.settings import Settings
 from service.storage.database import create_engine
-from service.storage.feedback import FeedbackStore
+from service.storage.feedback_store import FeedbackStore
 from service.storage.recorder import IssuedCardRecorder
 from terminology.units import warm_up
 
@@ -65,7 +65,7 @@ def build_state(
         engine=engine,
         store=store,
         recorder=IssuedCardRecorder(store),
-        shown=ShownCards(
+        shown=shown_cards_store(
             settings.dedupe_ttl_s,
             settings.redis_url.get_secret_value() if settings.redis_url else None,
         ),

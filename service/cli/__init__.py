@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from service.cli import db, evaluate, feedback, grade, knowledge, serve
+from service.cli import db, evaluate, feedback_stats, grade, knowledge, serve
 
 __all__ = ["app", "main"]
 
@@ -15,7 +15,7 @@ app = typer.Typer(
     add_completion=False,
 )
 
-for module in (serve, evaluate, grade, knowledge, feedback, db):
+for module in (serve, evaluate, grade, knowledge, feedback_stats, db):
     module.register(app)
 
 

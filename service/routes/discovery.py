@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter
 
 from service.deps import Caller, State
-from service.pipeline import lab_codes
+from service.gathering import lab_codes
 
 __all__ = ["router"]
 

@@ -18,7 +18,7 @@ from cards.schema import KnowledgeFile
 from service.errors import RequestError
 from service.settings import Settings, get_settings
 from service.views.calendar import Protocol, protocols_from_knowledge
-from service.views.cards import display_cards
+from service.views.card_display import display_cards
 from service.views.timeline import build_timeline
 from service.web import SAMPLES_DIR, STATIC_DIR
 from terminology.ctcae import get_table

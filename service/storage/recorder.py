@@ -6,8 +6,8 @@ import asyncio
 import logging
 from collections.abc import Iterable
 
-from service.pipeline import IssuedCard
-from service.storage.feedback import FeedbackStore
+from service.storage.feedback_store import FeedbackStore
+from service.storage.issued import IssuedCard
 
 __all__ = ["IssuedCardRecorder"]
 

@@ -11,13 +11,13 @@ from typing import Any
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase
 from cards.model import AppLinks, EvaluationRequest
-from service.pipeline import medications_of
+from service.gathering import Gathered
+from service.reading import read_patient
 from service.views.calendar import Protocol, calendars
-from service.views.cards import display_card
+from service.views.card_display import display_card
 from service.views.monitoring import monitoring_schedules
 from service.views.series import GradeTexts, event_markers, lab_series
 from service.views.therapy import therapy_segments
-from terminology.facts import build_facts
 
 __all__ = ["build_timeline", "jsonable"]
 
@@ -56,15 +56,19 @@ def build_timeline(
     The current recommendation is what the rule engine says at `now` for a patient-view of the
     same data; cards about other drugs are left out when `drug` is given. `unavailable` names the
     searches the app could not read ("procedures", "diagnosticReports"...): the monitoring
-    schedule marks the assessments they would show as not checked, never as overdue.
+    schedule marks the assessments they would show as not checked, never as overdue. Data are
+    read as for a hook call: another patient's resources and unreadable ones are left out and
+    named in `notRead`.
     """
-    items = [r for r in resources if isinstance(r, Mapping)]
-    facts = build_facts(
-        items,
+    items = tuple(r for r in resources if isinstance(r, Mapping))
+    patient = read_patient(
+        Gathered(resources=items),
+        patient_id=patient_id,
+        knowledge=knowledge,
         ctcae_version=ctcae_version,
-        drugs=knowledge.drug_identities(),
-        medications=medications_of(items),
+        now=now,
     )
+    facts = patient.facts
     request = EvaluationRequest(
         hook="patient-view",
         patient_id=patient_id,
@@ -99,4 +103,5 @@ def build_timeline(
             monitoring_schedules(facts, knowledge, now=now, drug=drug, unavailable=unavailable)
         ),
         "exclusions": jsonable(facts.exclusions),
+        "notRead": list(patient.problems),
     }

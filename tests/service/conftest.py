@@ -31,7 +31,7 @@ def svc_settings(tmp_path: Path) -> Settings:
 def fake_engine(monkeypatch: pytest.MonkeyPatch) -> FakeEngine:
     """Replace the rule engine behind the pipeline with a deterministic double."""
     engine = FakeEngine()
-    monkeypatch.setattr("service.pipeline.evaluate", engine)
+    monkeypatch.setattr("service.hook.evaluate", engine)
     return engine
 
 

@@ -103,6 +103,18 @@ async def test_override_with_reason_is_stored(make_client: MakeClient) -> None:
             "feedback[0].outcomeTimestamp",
         ),
         ([1], "body"),
+        (
+            {
+                "feedback": [
+                    {
+                        "card": "9368d37b-283f-44a0-93ea-547cebab93ed",
+                        "outcome": "accepted",
+                        "outcomeTimestamp": "0001-01-01T00:00:00+01:00",  # before the first UTC time
+                    }
+                ]
+            },
+            "feedback[0].outcomeTimestamp",
+        ),
     ],
 )
 async def test_invalid_feedback_is_400_naming_the_field(

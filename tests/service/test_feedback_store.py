@@ -9,10 +9,10 @@ import pytest
 from sqlalchemy import func, select, text
 
 from service.errors import ConfigurationError
-from service.feedback import parse_feedback
-from service.pipeline import IssuedCard
+from service.feedback_entries import parse_feedback
 from service.storage.database import ensure_schema, schema_revision, upgrade
-from service.storage.feedback import FeedbackStore
+from service.storage.feedback_store import FeedbackStore
+from service.storage.issued import IssuedCard
 from service.storage.tables import feedback
 from tests.service.storage_backends import BACKENDS, engine_for
 

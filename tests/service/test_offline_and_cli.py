@@ -150,10 +150,10 @@ def test_feedback_stats_prints_rates_per_service_and_rule(cli_env: Path) -> None
     import asyncio
     from datetime import UTC, datetime
 
-    from service.feedback import parse_feedback
-    from service.pipeline import IssuedCard
+    from service.feedback_entries import parse_feedback
     from service.storage.database import create_engine, upgrade
-    from service.storage.feedback import FeedbackStore
+    from service.storage.feedback_store import FeedbackStore
+    from service.storage.issued import IssuedCard
 
     card = "00000000-0000-0000-0000-00000000000a"
     at = datetime(2026, 3, 14, tzinfo=UTC)

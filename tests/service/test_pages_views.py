@@ -12,7 +12,7 @@ from cards.model import Card, EvaluationRequest, EvaluationResult, Link, Rendere
 from cards.schema import KnowledgeFile
 from service.views.bands import GradeBand, uln_bands
 from service.views.calendar import Protocol, ProtocolStep, protocols_from_knowledge, step_calendar
-from service.views.cards import display_card, display_cards, render_markdown, safe_url
+from service.views.card_display import display_card, display_cards, render_markdown, safe_url
 from service.views.series import event_markers, lab_series
 from service.views.therapy import therapy_segments
 from service.views.timeline import build_timeline, jsonable
@@ -347,7 +347,7 @@ def test_build_timeline_puts_the_linked_rule_first_and_filters_other_drugs(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     facts = _facts()
-    monkeypatch.setattr("service.views.timeline.build_facts", lambda resources, **kw: facts)
+    monkeypatch.setattr("service.reading.build_facts", lambda resources, **kw: facts)
 
     def card(summary: str, drug: str | None, rules: tuple[str, ...]) -> RenderedCard:
         shape = Card(

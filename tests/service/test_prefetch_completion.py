@@ -36,17 +36,17 @@ def fhir() -> Iterator[respx.MockRouter]:
 @pytest.fixture
 def seen(monkeypatch: pytest.MonkeyPatch) -> list[Mapping[str, Any]]:
     """The resources the pipeline hands to terminology."""
-    import service.pipeline
+    import service.reading
 
     captured: list[Mapping[str, Any]] = []
-    original = service.pipeline.build_facts
+    original = service.reading.build_facts
 
     def recording(resources: Any, **kwargs: Any) -> Any:
         items = list(resources)
         captured.extend(items)
         return original(items, **kwargs)
 
-    monkeypatch.setattr("service.pipeline.build_facts", recording)
+    monkeypatch.setattr("service.reading.build_facts", recording)
     return captured
 
 
@@ -164,16 +164,16 @@ async def test_paged_prefetch_without_server_reports_the_gap(
 async def test_medication_reference_is_resolved_from_the_server(
     make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.pipeline
+    import service.reading
 
     medications_seen: list[Mapping[str, Any]] = []
-    original = service.pipeline.read_order
+    original = service.reading.read_order
 
     def recording(resource: Any, **kwargs: Any) -> Any:
         medications_seen.append(dict(kwargs["medications"]))
         return original(resource, **kwargs)
 
-    monkeypatch.setattr("service.pipeline.read_order", recording)
+    monkeypatch.setattr("service.reading.read_order", recording)
     medication = {"resourceType": "Medication", "id": "med-9", "code": {"text": "alectinib"}}
     route = fhir.get("/Medication/med-9").mock(return_value=httpx.Response(200, json=medication))
     order = draft_order("mr-1", medication={"medicationReference": {"reference": "Medication/med-9"}})
@@ -287,16 +287,16 @@ async def test_history_medication_reference_is_read_when_include_was_not_honoure
     make_client: MakeClient, fhir: respx.MockRouter, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """A client may ignore `_include` (outside the spec's prefetch subset): the Medication is read."""
-    import service.pipeline
+    import service.reading
 
     medications_seen: list[Mapping[str, Any]] = []
-    original = service.pipeline.build_facts
+    original = service.reading.build_facts
 
     def recording(resources: Any, **kwargs: Any) -> Any:
         medications_seen.append(dict(kwargs["medications"]))
         return original(resources, **kwargs)
 
-    monkeypatch.setattr("service.pipeline.build_facts", recording)
+    monkeypatch.setattr("service.reading.build_facts", recording)
     medication = {"resourceType": "Medication", "id": "med-old", "code": {"text": "pembrolizumab"}}
     route = fhir.get("/Medication/med-old").mock(return_value=httpx.Response(200, json=medication))
     prefetch = {**full_prefetch(), "medications": bundle(_history_order("mr-0", "Medication/med-old"))}

@@ -195,7 +195,7 @@ async def test_internal_failure_is_500_without_details(
     def broken(request: Any, knowledge: Any) -> Any:
         raise RuntimeError("patient p-1001 has creatinine 3.1")
 
-    monkeypatch.setattr("service.pipeline.evaluate", broken)
+    monkeypatch.setattr("service.hook.evaluate", broken)
     client = await make_client()
     response = await client.post(PV, json=hook_request("patient-view"))
     issue = outcome_of(response, 500)
@@ -234,16 +234,28 @@ async def test_prefetch_value_that_is_not_a_resource(
     assert "prefetch.conditions" in response.json()["cards"][-1]["detail"]
 
 
-async def test_malformed_draft_order_is_named_and_others_checked(
+async def test_draft_order_invalid_in_r4b_is_a_400_naming_the_element(
     make_client: MakeClient, fake_engine: FakeEngine
 ) -> None:
     broken = draft_order("mr-2")
     del broken["status"]
     client = await make_client()
     response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
+    assert response.status_code == 400
+    assert response.json()["issue"][0]["expression"] == ["context.draftOrders.entry[1].resource.status"]
+    assert not fake_engine.requests
+
+
+async def test_draft_order_without_id_is_named_and_others_checked(
+    make_client: MakeClient, fake_engine: FakeEngine
+) -> None:
+    broken = draft_order("mr-2")
+    del broken["id"]  # valid R4B (id is optional) but nothing could refer to it
+    client = await make_client()
+    response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
     assert response.status_code == 200
     assert [o.reference for o in fake_engine.requests[0].draft_orders] == ["MedicationRequest/mr-1"]
-    assert "MedicationRequest/mr-2 has no status" in response.json()["cards"][-1]["detail"]
+    assert "entry 1 has no id" in response.json()["cards"][-1]["detail"]
 
 
 async def test_framework_validation_errors_become_400_outcomes() -> None:
@@ -263,9 +275,9 @@ async def test_framework_validation_errors_become_400_outcomes() -> None:
 async def test_resource_that_breaks_terminology_is_left_out_and_named(
     make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.pipeline
+    import service.reading
 
-    original = service.pipeline.build_facts
+    original = service.reading.build_facts
 
     def fragile(resources: Any, **options: Any) -> Any:
         items = list(resources)
@@ -273,7 +285,7 @@ async def test_resource_that_breaks_terminology_is_left_out_and_named(
             raise ValueError("cannot read this value")
         return original(items, **options)
 
-    monkeypatch.setattr("service.pipeline.build_facts", fragile)
+    monkeypatch.setattr("service.reading.build_facts", fragile)
     client = await make_client()
     response = await client.post(PV, json=hook_request("patient-view"))
     assert response.status_code == 200
@@ -283,18 +295,17 @@ async def test_resource_that_breaks_terminology_is_left_out_and_named(
 async def test_draft_that_breaks_terminology_is_named(
     make_client: MakeClient, fake_engine: FakeEngine, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import service.pipeline
+    import service.reading
 
-    original = service.pipeline.read_order
+    original = service.reading.read_order
 
     def fragile(resource: Any, **options: Any) -> Any:
         if resource.get("id") == "mr-2":
             raise TypeError("unexpected dose shape")
         return original(resource, **options)
 
-    monkeypatch.setattr("service.pipeline.read_order", fragile)
-    broken = draft_order("mr-2")
-    broken["contained"] = 7
+    monkeypatch.setattr("service.reading.read_order", fragile)
+    broken = draft_order("mr-2")  # valid FHIR, but terminology cannot read it (fragile above)
     client = await make_client()
     response = await client.post(SIGN, json=hook_request("order-sign", drafts=[draft_order("mr-1"), broken]))
     assert response.status_code == 200

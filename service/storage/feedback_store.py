@@ -13,8 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from service.feedback import FeedbackEntry
-from service.pipeline import IssuedCard
+from service.feedback_entries import FeedbackEntry
+from service.storage.issued import IssuedCard
 from service.storage.tables import feedback, issued_cards
 
 __all__ = ["FeedbackStore", "StatsRow"]

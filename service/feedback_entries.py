@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from service.errors import MalformedRequest, field_path
 
-__all__ = ["FeedbackEntry", "parse_feedback"]
+__all__ = ["FeedbackEntry", "FeedbackRequest", "parse_feedback"]
 
 
 class _Coding(BaseModel):
@@ -41,7 +41,7 @@ class FeedbackEntry(BaseModel):
 
     model_config = ConfigDict(extra="allow", frozen=True, hide_input_in_errors=True)
 
-    card: str
+    card: str = Field(json_schema_extra={"format": "uuid"})
     outcome: Literal["accepted", "overridden"]
     acceptedSuggestions: tuple[_AcceptedSuggestion, ...] = ()
     overrideReason: _OverrideReason | None = None
@@ -56,7 +56,12 @@ class FeedbackEntry(BaseModel):
     @field_validator("outcomeTimestamp")
     @classmethod
     def _aware(cls, value: datetime) -> datetime:
-        return value if value.tzinfo else value.replace(tzinfo=UTC)  # a bare time is read as UTC
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)  # a bare time is read as UTC
+        try:
+            aware.astimezone(UTC)  # the stored key is in UTC: 0001-01-01T00:00+01:00 has no UTC time
+        except OverflowError:
+            raise ValueError("is outside the range of representable times") from None
+        return aware
 
     def key(self, service_id: str) -> str:
         """A stable hash of the entry, so the same feedback sent twice is stored once."""
@@ -73,7 +78,9 @@ class FeedbackEntry(BaseModel):
         return hashlib.sha256(orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
-class _FeedbackBody(BaseModel):
+class FeedbackRequest(BaseModel):
+    """The body of a feedback call (spec: "Feedback")."""
+
     model_config = ConfigDict(extra="allow", hide_input_in_errors=True)
 
     feedback: tuple[FeedbackEntry, ...] = Field(min_length=1)
@@ -84,7 +91,7 @@ def parse_feedback(body: Any) -> tuple[FeedbackEntry, ...]:
     if not isinstance(body, dict):
         raise MalformedRequest("the body must be a JSON object", field="body")
     try:
-        return _FeedbackBody.model_validate(body).feedback
+        return FeedbackRequest.model_validate(body).feedback
     except ValidationError as exc:
         first = exc.errors(include_input=False)[0]
         path = field_path(first["loc"])

@@ -8,7 +8,7 @@ import typer
 
 from service.settings import Settings
 from service.storage.database import create_engine, ensure_schema, is_sqlite
-from service.storage.feedback import FeedbackStore, StatsRow
+from service.storage.feedback_store import FeedbackStore, StatsRow
 
 __all__ = ["register"]
 
