@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import tomllib
+from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -10,7 +11,7 @@ from typing import Any
 
 from terminology.errors import TerminologyError
 
-__all__ = ["Analyte", "LoincEntry", "analyte_for_loinc", "get_analyte", "get_analytes"]
+__all__ = ["Analyte", "LoincEntry", "analyte_for_loinc", "get_analyte", "get_analytes", "panel_codes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +67,25 @@ def get_analytes() -> dict[str, Analyte]:
         return {key: _analyte(key, body, sources) for key, body in data["analytes"].items()}
     except (OSError, KeyError, TypeError, ValueError) as exc:
         raise TerminologyError(f"packaged analytes.toml is invalid: {exc}") from exc
+
+
+@cache
+def _panels() -> tuple[tuple[str, frozenset[str]], ...]:
+    try:
+        raw = resources.files("terminology.data").joinpath("analytes.toml").read_text(encoding="utf-8")
+        data = tomllib.loads(raw)
+        return tuple(
+            (str(body["code"]), frozenset(str(m) for m in body["members"]))
+            for body in data.get("panels", {}).values()
+        )
+    except (OSError, KeyError, TypeError, ValueError) as exc:
+        raise TerminologyError(f"packaged analytes.toml has invalid panels: {exc}") from exc
+
+
+def panel_codes(analytes: Iterable[str]) -> tuple[str, ...]:
+    """LOINC codes of the panels (e.g. blood pressure 85354-9) whose components include an analyte."""
+    wanted = frozenset(analytes)
+    return tuple(code for code, members in _panels() if members & wanted)
 
 
 def get_analyte(analyte_id: str) -> Analyte | None:

@@ -263,3 +263,11 @@ def test_only_normal_reference_ranges_give_limits() -> None:
     ]
     event = _events([obs], "CPK increased")[0]
     assert event.evidence.reference_value == 300 and event.grade == 2
+
+
+def test_labs_query_asks_for_the_blood_pressure_panel_of_its_components() -> None:
+    # A FHIR `code` search does not match component codes: the panel code must be asked for too.
+    from terminology.loinc import loinc_codes
+
+    assert "85354-9" in loinc_codes(["systolic-bp"])
+    assert "85354-9" not in loinc_codes(["ck", "alt"])
