@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from terminology.analytes import Analyte, get_analyte
-from terminology.construct import positional_constructor
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, LabResult
 from terminology.thresholds import Band, Rule
 from terminology.units import convert_factor
@@ -15,9 +14,6 @@ __all__ = ["grade_lab"]
 _Kind = Literal["ULN", "LLN", "baseline", "absolute"]
 _KIND: dict[str, _Kind] = {"ULN": "ULN", "LLN": "LLN", "baseline": "baseline", "abs": "absolute"}
 _GRADE_0_ROW = "Grade 0: within the Grade 1 threshold"
-_LAB = EventSource.LAB
-_new_event = positional_constructor(GradedEvent)
-_new_evidence = positional_constructor(Evidence)
 _LABELS: dict[int, tuple[Band, str]] = {}  # id(band) -> (band, label); the band is kept so ids stay unique
 
 
@@ -209,26 +205,24 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
         note = f"{note}; {bound}" if note else bound
     shown = best or lowest_check
     ref_kind = shown[0].ref if shown else None
-    return _new_event(
-        rule.term,  # term
-        rule.meddra_code,  # meddra_code
-        grade,  # grade
-        version,  # ctcae_version
-        lab.effective,  # effective
-        _LAB,  # source
-        _new_evidence(
-            lab.resource,  # resource
-            lab.received,  # received
-            lab.value,  # value
-            lab.unit,  # unit
-            _KIND[ref_kind] if ref_kind else None,  # reference_kind
-            shown[2] if shown else None,  # reference_value
-            ref_kind in lab.default_bounds,  # reference_is_default
-            shown[3] if shown else None,  # multiple
-            _label(best[0]) if best else _GRADE_0_ROW,  # rule_row
-            note,  # note
+    return GradedEvent(
+        term=rule.term,
+        meddra_code=rule.meddra_code,
+        grade=grade,
+        ctcae_version=version,
+        effective=lab.effective,
+        source=EventSource.LAB,
+        evidence=Evidence(
+            resource=lab.resource,
+            received=lab.received,
+            value=lab.value,
+            unit=lab.unit,
+            reference_kind=_KIND[ref_kind] if ref_kind else None,
+            reference_value=shown[2] if shown else None,
+            reference_is_default=ref_kind in lab.default_bounds,
+            multiple=shown[3] if shown else None,
+            rule_row=_label(best[0]) if best else _GRADE_0_ROW,
+            note=note,
         ),
-        lab.analyte,  # analyte
-        (),  # suspect_drugs
-        (),  # qualifiers
+        analyte=lab.analyte,
     )

@@ -7,7 +7,6 @@ from datetime import datetime
 from typing import Any
 
 from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
-from terminology.construct import positional_constructor
 from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
 from terminology.units import Conversion, convert_factor, normalise_unit
@@ -17,7 +16,6 @@ __all__ = ["EXCLUDED_STATUSES", "effective_of", "lab_analyte", "read_lab"]
 LOINC = "http://loinc.org"
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
-_new_lab = positional_constructor(LabResult)
 # (analyte id, unit as received) -> (normalised UCUM unit, conversion): units repeat across values.
 _UNITS: dict[tuple[str, str | None], tuple[str, Conversion]] = {}
 _UNITS_MAX = 4096  # received units are free text: bound the cache
@@ -135,21 +133,21 @@ def _one(
     if uln is None and analyte.default_high is not None:
         uln = analyte.default_high
         defaults += ("ULN",)
-    return _new_lab(
-        analyte.id,  # analyte
-        ref,  # resource
-        effective_of(resource),  # effective
-        number * factor,  # value
-        analyte.unit,  # unit
-        received,  # received
-        uln,  # uln
-        lln,  # lln
-        bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),  # range_is_default
-        None,  # baseline: attached by the caller, which knows the series
-        number,  # received_value
-        unit,  # received_unit
-        comparator,  # comparator
-        defaults,  # default_bounds
+    return LabResult(
+        analyte=analyte.id,
+        resource=ref,
+        effective=effective_of(resource),
+        value=number * factor,
+        unit=analyte.unit,
+        received=received,
+        uln=uln,
+        lln=lln,
+        range_is_default=bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),
+        baseline=None,  # attached by the caller, which knows the series
+        received_value=number,
+        received_unit=unit,
+        comparator=comparator,
+        default_bounds=defaults,
     )
 
 

@@ -1,17 +1,14 @@
-"""The hot-path shortcuts give exactly what the general code gives: constructors and the grade-0 shortcut."""
+"""The grade-0 shortcut gives exactly what grading band by band gives."""
 
 from __future__ import annotations
 
-import dataclasses
 from datetime import UTC, datetime
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from terminology.construct import positional_constructor
 from terminology.grading import _best, _clearly_normal
-from terminology.model import EventSource, Evidence, GradedEvent, LabResult, MedicationOrder, TermTimeline
+from terminology.model import LabResult
 from terminology.thresholds import Band, get_rules
 
 WHEN = datetime(2024, 5, 1, 8, tzinfo=UTC)
@@ -23,37 +20,6 @@ def _lab(
     return LabResult(
         "alt", "Observation/1", WHEN, value, "U/L", f"{value:g} U/L", uln, lln, baseline=baseline
     )
-
-
-def test_positional_constructor_builds_the_same_frozen_object() -> None:
-    make = positional_constructor(LabResult)
-    values = [getattr(_lab(52.0), f.name) for f in dataclasses.fields(LabResult)]
-    built = make(*values)
-    assert type(built) is LabResult
-    assert built == LabResult(*values)
-    assert hash(built) == hash(LabResult(*values))
-    with pytest.raises(dataclasses.FrozenInstanceError):
-        built.value = 1.0  # type: ignore[misc]
-    assert dataclasses.replace(built, baseline=3.0).baseline == 3.0
-
-
-def test_positional_constructor_nests_and_keeps_field_order() -> None:
-    evidence = positional_constructor(Evidence)(
-        "Observation/1", "52 U/L", 52.0, "U/L", "ULN", 40.0, False, 1.3, "r", None
-    )
-    assert evidence == Evidence("Observation/1", "52 U/L", 52.0, "U/L", "ULN", 40.0, False, 1.3, "r")
-    event = positional_constructor(GradedEvent)(
-        "T", "1", 1, "5.0", WHEN, EventSource.LAB, evidence, "alt", (), ()
-    )
-    assert event.evidence.multiple == 1.3 and event.analyte == "alt" and event.qualifiers == ()
-
-
-def test_positional_constructor_refuses_classes_it_cannot_build() -> None:
-    with pytest.raises(TypeError):
-        positional_constructor(TermTimeline)  # not slotted
-    with pytest.raises(TypeError):
-        positional_constructor(int)  # not a dataclass
-    assert positional_constructor(MedicationOrder) is not None
 
 
 def _band_sets() -> list[tuple[Band, ...]]:
