@@ -9,29 +9,13 @@ from typing import Any
 from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
 from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
-from terminology.units import Conversion, convert_factor, normalise_unit
+from terminology.units import convert_factor, normalise_unit
 
 __all__ = ["EXCLUDED_STATUSES", "effective_of", "lab_analyte", "read_lab"]
 
 LOINC = "http://loinc.org"
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
-# (analyte id, unit as received) -> (normalised UCUM unit, conversion): units repeat across values.
-_UNITS: dict[tuple[str, str | None], tuple[str, Conversion]] = {}
-_UNITS_MAX = 4096  # received units are free text: bound the cache
-
-
-def _unit(analyte: Analyte, raw_unit: str | None) -> tuple[str, Conversion]:
-    """The normalised unit and its conversion to the analyte's canonical unit, cached."""
-    key = (analyte.id, raw_unit)
-    found = _UNITS.get(key)
-    if found is None:
-        unit = normalise_unit(raw_unit, analyte)
-        found = (unit, convert_factor(analyte, unit))
-        if len(_UNITS) >= _UNITS_MAX:
-            _UNITS.clear()
-        _UNITS[key] = found
-    return found
 
 
 def lab_analyte(concept: Any) -> str | None:
@@ -116,7 +100,8 @@ def _one(
         what = "no numeric valueQuantity" if not quantity else "valueQuantity.value is not a number"
         return Exclusion(ref, what, analyte.id)
     raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-    unit, conversion = _unit(analyte, raw_unit)
+    unit = normalise_unit(raw_unit, analyte)
+    conversion = convert_factor(analyte, unit)
     raw_comparator = quantity.get("comparator")
     comparator = None if raw_comparator is None else as_str(raw_comparator)
     received = f"{comparator or ''}{number:g} {raw_unit or ''}".rstrip()
