@@ -10,7 +10,7 @@ from typing import Any
 from terminology.assessments import read_assessment
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_list, as_map, as_str, codings
+from terminology.fhir import as_list, as_map, as_str, codings, reference_of
 from terminology.grading import grade_lab
 from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
@@ -132,9 +132,8 @@ def build_facts(
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
-        raw_id = resource.get("id")
-        ref = f"{kind}/{as_str(raw_id) or '?'}"  # reference_of, inlined (every resource)
-        if raw_id is not None:
+        ref = reference_of(resource)
+        if resource.get("id") is not None:
             if ref in seen:
                 continue
             seen.add(ref)
