@@ -73,6 +73,7 @@ def test_units_from_requests_do_not_grow_the_cache_without_bound() -> None:
     assert info.maxsize is not None and info.currsize <= info.maxsize < 3000
 
 
+@pytest.mark.slow  # builds the UCUM registry and every factor with pint: about 5 s
 def test_the_shipped_factor_table_is_what_pint_computes() -> None:
     """terminology/data/unit_factors.json is generated; regenerate with units.build_factor_table()."""
     import json
