@@ -2,15 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from terminology.assessments import read_assessment
-from terminology.construct import positional_constructor
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_list, as_map, as_str, codings
+from terminology.fhir import as_list, as_map, as_str, codings, reference_of
 from terminology.grading import grade_lab
 from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
@@ -46,29 +46,6 @@ def therapy_start_of(orders: Iterable[MedicationOrder], drugs: Sequence[DrugIden
     return min((s for s in starts if s is not None), default=None)
 
 
-_new_lab = positional_constructor(LabResult)
-
-
-def _with_baseline(lab: LabResult, baseline: float) -> LabResult:
-    """`dataclasses.replace(lab, baseline=baseline)`, without its per-call field introspection."""
-    return _new_lab(
-        lab.analyte,
-        lab.resource,
-        lab.effective,
-        lab.value,
-        lab.unit,
-        lab.received,
-        lab.uln,
-        lab.lln,
-        lab.range_is_default,
-        baseline,
-        lab.received_value,
-        lab.received_unit,
-        lab.comparator,
-        lab.default_bounds,
-    )
-
-
 def _with_baselines(
     series: list[LabResult], start: datetime | None, explicit: float | None
 ) -> list[LabResult]:
@@ -80,7 +57,7 @@ def _with_baselines(
     if baseline is None:
         return series
     return [
-        _with_baseline(lab, baseline)
+        dataclasses.replace(lab, baseline=baseline)
         if start is None or (lab.effective is not None and lab.effective >= start)
         else lab
         for lab in series
@@ -155,9 +132,8 @@ def build_facts(
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
-        raw_id = resource.get("id")
-        ref = f"{kind}/{as_str(raw_id) or '?'}"  # reference_of, inlined (every resource)
-        if raw_id is not None:
+        ref = reference_of(resource)
+        if resource.get("id") is not None:
             if ref in seen:
                 continue
             seen.add(ref)

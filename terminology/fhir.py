@@ -57,13 +57,7 @@ def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]
     items = as_list(concept.get("coding")) if "coding" in concept else [concept]
     for item in items:
         coding = as_map(item)
-        # as_str inlined: this runs for every coding of every resource of a hook call.
-        system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
-        yield (
-            (system.strip() or None) if type(system) is str else None,
-            (code.strip() or None) if type(code) is str else None,
-            (display.strip() or None) if type(display) is str else None,
-        )
+        yield as_str(coding.get("system")), as_str(coding.get("code")), as_str(coding.get("display"))
 
 
 def parse_datetime(value: Any) -> datetime | None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Literal
 
 from terminology.analytes import Analyte, get_analyte
-from terminology.construct import positional_constructor
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, LabResult
 from terminology.thresholds import Band, Rule
 from terminology.units import convert_factor
@@ -15,18 +14,6 @@ __all__ = ["grade_lab"]
 _Kind = Literal["ULN", "LLN", "baseline", "absolute"]
 _KIND: dict[str, _Kind] = {"ULN": "ULN", "LLN": "LLN", "baseline": "baseline", "abs": "absolute"}
 _GRADE_0_ROW = "Grade 0: within the Grade 1 threshold"
-_LAB = EventSource.LAB
-_new_event = positional_constructor(GradedEvent)
-_new_evidence = positional_constructor(Evidence)
-_LABELS: dict[int, tuple[Band, str]] = {}  # id(band) -> (band, label); the band is kept so ids stay unique
-
-
-def _label(band: Band) -> str:
-    """Band.label, worked out once per band (the text is the same for every value graded)."""
-    found = _LABELS.get(id(band))
-    if found is None:
-        found = _LABELS[id(band)] = (band, band.label)
-    return found[1]
 
 
 def _holds(value: float, op: str, threshold: float) -> bool:
@@ -43,7 +30,6 @@ def _holds(value: float, op: str, threshold: float) -> bool:
 
 
 # The outcome of one band: (band, holds: True/False/None = cannot be evaluated, reference, multiple).
-# A plain tuple: grading runs for every lab value of a hook call and must stay cheap.
 _Check = tuple[Band, bool | None, float | None, float | None]
 
 
@@ -74,89 +60,26 @@ def _analyte(lab: LabResult) -> Analyte:
     return analyte
 
 
-# Grade-0 short cut. When every band compares with the same reference (ULN, LLN or baseline) in the
-# same direction, and no band's threshold is nearer normal than the lowest band's, a value clearly on
-# the normal side of the lowest threshold fails every band. "Clearly" is a margin of 1e-6 relative
-# plus 1e-9, far wider than the boundary tolerance of _holds (1e-9 relative plus 1e-12), so the full
-# check would give the same result; values nearer the threshold are graded band by band.
-_Plan = tuple[str, bool, float]  # (reference kind, increasing, x of the lowest band)
-_PLANS: dict[int, tuple[tuple[Band, ...], _Plan | None]] = {}  # id(bands) -> (bands kept alive, plan)
-
-
-def _make_plan(bands: tuple[Band, ...]) -> _Plan | None:
-    """The short-cut plan of a band tuple (highest grade first), or None when it does not apply."""
-    if not bands:
-        return None
-    lowest = bands[-1]
-    up = lowest.increasing
-    for band in bands:
-        if band.ref == "abs" or band.ref != lowest.ref or band.increasing != up or band.x <= 0:
-            return None
-        if (band.x < lowest.x) if up else (band.x > lowest.x):
-            return None
-    return lowest.ref, up, lowest.x
-
-
-def _clearly_normal(lab: LabResult, bands: tuple[Band, ...]) -> _Check | None:
-    """The lowest band's (failing) check when the value is clearly within normal, else None."""
-    found = _PLANS.get(id(bands))
-    if found is None:
-        found = _PLANS[id(bands)] = (bands, _make_plan(bands))
-    plan = found[1]
-    if plan is None:
-        return None
-    kind, up, x = plan
-    ref = lab.uln if kind == "ULN" else lab.lln if kind == "LLN" else lab.baseline
+def _relative(lab: LabResult, band: Band) -> _Check:
+    """A ULN/LLN/baseline band: the value against x times the reference (None when there is none)."""
+    ref = lab.uln if band.ref == "ULN" else lab.lln if band.ref == "LLN" else lab.baseline
     if not ref or ref <= 0:
-        return None
-    threshold, value = x * ref, lab.value
-    if (value <= threshold * 0.999999 - 1e-9) if up else (value >= threshold * 1.000001 + 1e-9):
-        return bands[-1], False, ref, value / ref
-    return None
+        return band, None, None, None
+    return band, _holds(lab.value, band.op, band.x * ref), ref, lab.value / ref
 
 
 def _best(lab: LabResult, bands: tuple[Band, ...]) -> tuple[_Check | None, _Check | None, _Check | None]:
     """The highest band that holds, the highest band above it that could not be evaluated, and the
-    check of the lowest band when none holds (what the evidence shows for grade 0).
-
-    `_holds` is inlined for ULN/LLN/baseline bands (same arithmetic, same results): this runs for
-    every band of every lab value of a hook call.
-    """
+    check of the lowest band when none holds (what the evidence shows for grade 0)."""
     unknown: _Check | None = None
-    value, uln, lln, baseline = lab.value, lab.uln, lab.lln, lab.baseline
-    magnitude = abs(value)
-    holds: bool | None = None
-    ref: float | None = None
-    multiple: float | None = None
-    band: Band | None = None
+    check: _Check | None = None
     for band in bands:
-        kind = band.ref
-        if kind == "abs":
-            _, holds, ref, multiple = _absolute(lab, band)
-        else:
-            ref = uln if kind == "ULN" else lln if kind == "LLN" else baseline
-            if not ref or ref <= 0:
-                holds = ref = multiple = None
-            else:
-                threshold = band.x * ref
-                tolerance = 1e-9 * max(magnitude, abs(threshold)) + 1e-12
-                diff, op = value - threshold, band.op
-                if op == ">":
-                    holds = diff > tolerance
-                elif op == ">=":
-                    holds = diff >= -tolerance
-                elif op == "<":
-                    holds = diff < -tolerance
-                else:
-                    holds = diff <= tolerance
-                multiple = value / ref
-        if holds:
-            return (band, holds, ref, multiple), unknown, None
-        if holds is None and unknown is None:
+        check = _absolute(lab, band) if band.ref == "abs" else _relative(lab, band)
+        if check[1]:
+            return check, unknown, None
+        if check[1] is None and unknown is None:
             unknown = (band, None, None, None)
-    if band is None:
-        return None, None, None
-    return None, unknown, (band, holds, ref, multiple)
+    return None, unknown, check
 
 
 def _uses_baseline(rule: Rule, lab: LabResult) -> bool:
@@ -186,8 +109,7 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
     bands = (
         rule.bands_desc if not baseline_mode else rule.baseline_desc if replace_uln else rule.combined_desc
     )
-    normal = _clearly_normal(lab, bands)
-    best, unknown, lowest_check = (None, None, normal) if normal is not None else _best(lab, bands)
+    best, unknown, lowest_check = _best(lab, bands)
     grade = best[0].grade if best else 0
     if unknown is not None and unknown[0].grade > grade:
         missing = unknown[0].ref
@@ -209,26 +131,24 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
         note = f"{note}; {bound}" if note else bound
     shown = best or lowest_check
     ref_kind = shown[0].ref if shown else None
-    return _new_event(
-        rule.term,  # term
-        rule.meddra_code,  # meddra_code
-        grade,  # grade
-        version,  # ctcae_version
-        lab.effective,  # effective
-        _LAB,  # source
-        _new_evidence(
-            lab.resource,  # resource
-            lab.received,  # received
-            lab.value,  # value
-            lab.unit,  # unit
-            _KIND[ref_kind] if ref_kind else None,  # reference_kind
-            shown[2] if shown else None,  # reference_value
-            ref_kind in lab.default_bounds,  # reference_is_default
-            shown[3] if shown else None,  # multiple
-            _label(best[0]) if best else _GRADE_0_ROW,  # rule_row
-            note,  # note
+    return GradedEvent(
+        term=rule.term,
+        meddra_code=rule.meddra_code,
+        grade=grade,
+        ctcae_version=version,
+        effective=lab.effective,
+        source=EventSource.LAB,
+        evidence=Evidence(
+            resource=lab.resource,
+            received=lab.received,
+            value=lab.value,
+            unit=lab.unit,
+            reference_kind=_KIND[ref_kind] if ref_kind else None,
+            reference_value=shown[2] if shown else None,
+            reference_is_default=ref_kind in lab.default_bounds,
+            multiple=shown[3] if shown else None,
+            rule_row=best[0].label if best else _GRADE_0_ROW,
+            note=note,
         ),
-        lab.analyte,  # analyte
-        (),  # suspect_drugs
-        (),  # qualifiers
+        analyte=lab.analyte,
     )

@@ -7,33 +7,15 @@ from datetime import datetime
 from typing import Any
 
 from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
-from terminology.construct import positional_constructor
 from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
-from terminology.units import Conversion, convert_factor, normalise_unit
+from terminology.units import convert_factor, normalise_unit
 
 __all__ = ["EXCLUDED_STATUSES", "effective_of", "lab_analyte", "read_lab"]
 
 LOINC = "http://loinc.org"
 EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
-_new_lab = positional_constructor(LabResult)
-# (analyte id, unit as received) -> (normalised UCUM unit, conversion): units repeat across values.
-_UNITS: dict[tuple[str, str | None], tuple[str, Conversion]] = {}
-_UNITS_MAX = 4096  # received units are free text: bound the cache
-
-
-def _unit(analyte: Analyte, raw_unit: str | None) -> tuple[str, Conversion]:
-    """The normalised unit and its conversion to the analyte's canonical unit, cached."""
-    key = (analyte.id, raw_unit)
-    found = _UNITS.get(key)
-    if found is None:
-        unit = normalise_unit(raw_unit, analyte)
-        found = (unit, convert_factor(analyte, unit))
-        if len(_UNITS) >= _UNITS_MAX:
-            _UNITS.clear()
-        _UNITS[key] = found
-    return found
 
 
 def lab_analyte(concept: Any) -> str | None:
@@ -118,7 +100,8 @@ def _one(
         what = "no numeric valueQuantity" if not quantity else "valueQuantity.value is not a number"
         return Exclusion(ref, what, analyte.id)
     raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-    unit, conversion = _unit(analyte, raw_unit)
+    unit = normalise_unit(raw_unit, analyte)
+    conversion = convert_factor(analyte, unit)
     raw_comparator = quantity.get("comparator")
     comparator = None if raw_comparator is None else as_str(raw_comparator)
     received = f"{comparator or ''}{number:g} {raw_unit or ''}".rstrip()
@@ -135,21 +118,21 @@ def _one(
     if uln is None and analyte.default_high is not None:
         uln = analyte.default_high
         defaults += ("ULN",)
-    return _new_lab(
-        analyte.id,  # analyte
-        ref,  # resource
-        effective_of(resource),  # effective
-        number * factor,  # value
-        analyte.unit,  # unit
-        received,  # received
-        uln,  # uln
-        lln,  # lln
-        bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),  # range_is_default
-        None,  # baseline: attached by the caller, which knows the series
-        number,  # received_value
-        unit,  # received_unit
-        comparator,  # comparator
-        defaults,  # default_bounds
+    return LabResult(
+        analyte=analyte.id,
+        resource=ref,
+        effective=effective_of(resource),
+        value=number * factor,
+        unit=analyte.unit,
+        received=received,
+        uln=uln,
+        lln=lln,
+        range_is_default=bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),
+        baseline=None,  # attached by the caller, which knows the series
+        received_value=number,
+        received_unit=unit,
+        comparator=comparator,
+        default_bounds=defaults,
     )
 
 

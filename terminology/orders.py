@@ -6,7 +6,6 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from terminology.construct import positional_constructor
 from terminology.dose import dosage_in_force, read_dose
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings, parse_datetime, reference_of
@@ -14,8 +13,6 @@ from terminology.model import DrugIdentity, MedicationOrder
 from terminology.strength import strength_of
 
 __all__ = ["medication_concepts", "read_order"]
-
-_new_order = positional_constructor(MedicationOrder)  # one per order of every hook call
 
 
 def _resolve(
@@ -85,16 +82,16 @@ def read_order(
     dosage = as_map(next(iter(as_list(resource.get("dosageInstruction"))), None))
     bounds = as_map(as_map(as_map(dosage.get("timing")).get("repeat")).get("boundsPeriod"))
     validity = as_map(as_map(resource.get("dispenseRequest")).get("validityPeriod"))
-    return _new_order(
-        reference_of({"resourceType": "MedicationRequest", "id": resource.get("id")}),  # reference
-        resource,  # resource
-        as_str(resource.get("status")),  # status
-        as_str(resource.get("intent")),  # intent
-        match,  # drug
-        shown,  # medication_text
-        read_dose(resource, strength, now),  # dose
-        parse_datetime(resource.get("authoredOn")),  # authored_on
-        parse_datetime(bounds.get("start")) or parse_datetime(validity.get("start")),  # start
-        parse_datetime(bounds.get("end")) or parse_datetime(validity.get("end")),  # end
-        is_draft,  # is_draft
+    return MedicationOrder(
+        reference=reference_of({"resourceType": "MedicationRequest", "id": resource.get("id")}),
+        resource=resource,
+        status=as_str(resource.get("status")),
+        intent=as_str(resource.get("intent")),
+        drug=match,
+        medication_text=shown,
+        dose=read_dose(resource, strength, now),
+        authored_on=parse_datetime(resource.get("authoredOn")),
+        start=parse_datetime(bounds.get("start")) or parse_datetime(validity.get("start")),
+        end=parse_datetime(bounds.get("end")) or parse_datetime(validity.get("end")),
+        is_draft=is_draft,
     )

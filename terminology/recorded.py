@@ -7,8 +7,8 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from terminology.conditions import condition_kinds, kind_for_code, kind_for_term
 from terminology.ctcae import CtcaeTerm, get_table, map_v5_to_v6
+from terminology.diagnoses import condition_kinds, kind_for_code, kind_for_term
 from terminology.fhir import as_float, as_list, as_map, as_str, codings, parse_datetime, reference_of
 from terminology.labs import EXCLUDED_STATUSES, effective_of
 from terminology.model import EventSource, Evidence, Exclusion, GradedEvent, HistoryCondition

@@ -6,7 +6,7 @@ import importlib
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
@@ -134,25 +134,24 @@ def build_factor_table() -> dict[str, dict[str, list[float | str | None]]]:
 
 
 @cache
-def _shipped() -> dict[str, dict[str, list[Any]]]:
+def _shipped() -> dict[str, dict[str, Conversion]]:
+    """FACTOR_TABLE as Conversions by analyte id, then unit."""
     text = resources.files("terminology.data").joinpath(FACTOR_TABLE).read_text(encoding="utf-8")
     table: dict[str, dict[str, list[Any]]] = json.loads(text)
-    return table
+    return {
+        analyte_id: {unit: Conversion(factor, problem) for unit, (factor, problem) in row.items()}
+        for analyte_id, row in table.items()
+    }
 
 
 def warm_up() -> None:
     """Load the shipped factor table (milliseconds); pint itself is built only for unusual units."""
-    for analyte_id, row in _shipped().items():
-        for unit, (factor, problem) in row.items():
-            _CACHE[(analyte_id, unit, "")] = Conversion(factor, problem)
+    _shipped()
 
 
 def _tidy(value: Any) -> float:
     """Drop binary noise (0.0010000000000000002 -> 0.001) so exact boundaries stay exact."""
     return float(f"{float(value):.12g}")
-
-
-_CACHE: dict[tuple[str, str, str], Conversion] = {}
 
 
 def _factor(analyte: Analyte, unit: str, target: str) -> Conversion:
@@ -184,14 +183,16 @@ def _factor(analyte: Analyte, unit: str, target: str) -> Conversion:
 
 def convert_factor(analyte: Analyte, unit: str, target: str | None = None) -> Conversion:
     """Multiplier from `unit` (normalised UCUM) to `target` (default: the analyte's canonical unit)."""
-    key = (analyte.id, unit, "" if target is None or target == analyte.unit else target)
-    found = _CACHE.get(key)
-    if found is None:
-        shipped = _shipped().get(analyte.id, {}).get(unit) if not key[2] else None
+    if target is None or target == analyte.unit:
+        shipped = _shipped().get(analyte.id, {}).get(unit)
         if shipped is not None:
-            found = Conversion(shipped[0], shipped[1])
-        else:
-            # pint is slow (milliseconds per parse): each (analyte, unit) pair is worked out once.
-            found = _factor(analyte, unit, target or analyte.unit)
-        _CACHE[key] = found
-    return found
+            return shipped
+    return _computed(analyte, unit, target or analyte.unit)
+
+
+# Units arrive as free text in requests: the pairs worked out live are few but unbounded, so the
+# cache keeps the most recent ones only. pint takes milliseconds per parse.
+@lru_cache(maxsize=1024)
+def _computed(analyte: Analyte, unit: str, target: str) -> Conversion:
+    """A factor the shipped table does not hold, worked out with pint."""
+    return _factor(analyte, unit, target)

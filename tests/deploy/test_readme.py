@@ -29,9 +29,3 @@ def test_documented_metrics_are_exported_and_complete() -> None:
     suffixes = ("_bucket", "_count", "_sum")
     assert {name.removesuffix(s) for name in mentioned for s in suffixes if name.endswith(s)} <= exported
     assert {name for name in mentioned if not name.endswith(suffixes)} <= exported
-
-
-def test_capacity_section_keeps_a_place_for_the_benchmark_figure() -> None:
-    text = README.read_text()
-    assert "### Capacity" in text
-    assert "requests/s" in text and "docs/performance.md" in text

@@ -19,7 +19,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-pytestmark = [pytest.mark.postgres, pytest.mark.redis]
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]  # server processes, SIGTERM
 
 SERVICE = "toxhooks-order-sign"
 ISSUER = "https://ehr.scale-out.test"

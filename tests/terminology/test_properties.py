@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -67,6 +68,7 @@ def test_grading_never_raises_on_quantities(
     kind=st.sampled_from(["Observation", "AdverseEvent", "Condition", "MedicationRequest", "Medication"]),
 )
 @settings(max_examples=300, deadline=None)
+@pytest.mark.slow  # fuzzing: about 6 s
 def test_never_raises_on_arbitrary_shapes(resource: dict[str, Any], kind: str) -> None:
     build_facts([resource | {"resourceType": kind}])
 

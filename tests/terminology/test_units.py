@@ -64,6 +64,16 @@ def test_identical_units_convert_exactly() -> None:
     assert _factor("creatinine", "mg/dL") == 1.0
 
 
+def test_units_from_requests_do_not_grow_the_cache_without_bound() -> None:
+    from terminology import units
+
+    for n in range(3000):  # free-text units a client may send, each refused (annotation differs)
+        assert _factor("alt", f"U/L{{{n}}}") is None
+    info = units._computed.cache_info()
+    assert info.maxsize is not None and info.currsize <= info.maxsize < 3000
+
+
+@pytest.mark.slow  # builds the UCUM registry and every factor with pint: about 5 s
 def test_the_shipped_factor_table_is_what_pint_computes() -> None:
     """terminology/data/unit_factors.json is generated; regenerate with units.build_factor_table()."""
     import json

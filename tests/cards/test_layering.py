@@ -1,27 +1,15 @@
-"""Every cards module declares `__all__`, and every exported name exists."""
+"""cards/ stays plain Python: no web framework and no wall clock in its modules."""
 
 from __future__ import annotations
 
 import importlib
 import pkgutil
 
-import pytest
-
 import cards
 
 MODULES = sorted(
     m.name for m in pkgutil.iter_modules(cards.__path__) if not m.ispkg and not m.name.startswith("_")
 )
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_module_exports(name: str) -> None:
-    module = importlib.import_module(f"cards.{name}")
-    assert module.__doc__ and module.__doc__.strip()
-    exported = getattr(module, "__all__", None)
-    assert exported, f"cards.{name} has no __all__"
-    for symbol in exported:
-        assert hasattr(module, symbol), f"cards.{name}.{symbol}"
 
 
 def test_cards_sources_avoid_the_web_framework_and_the_wall_clock() -> None:

@@ -1,4 +1,4 @@
-"""SNOMED CT / ICD-10 codes and CTCAE terms of diagnoses of interest (SJS, TEN, DRESS...) -> kind ids."""
+"""Coded diagnoses of interest (SJS, TEN, DRESS...): SNOMED CT / ICD-10 codes and CTCAE terms -> kind ids."""
 
 from __future__ import annotations
 
