@@ -101,11 +101,14 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
         return finding  # a choice for the prescriber above the lowest level: no level is named
     target = step.target
     ordered = ctx.subject.order.dose
+    # A phased draft (a lead-in, then the full dose) is judged by the highest dose it reaches: a
+    # 90 mg lead-in that escalates to 180 mg on day 8 is not "already reduced" to 120 mg.
+    highest = ordered.highest_daily or ordered.daily
     if (
         finding.decision == "resume-reduced"
         and ctx.subject.order.is_draft
-        and ordered.daily is not None
-        and ordered.daily <= target.dose * target.per_day + 1e-6
+        and highest is not None
+        and highest <= target.dose * target.per_day + 1e-6
     ):
         return None  # the draft is already reduced: nothing to say
     if not spec.verified:  # an unconfirmed row never shows a dose that reads as an instruction
