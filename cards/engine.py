@@ -158,7 +158,8 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
         }
         past = replace(request, now=moment, facts=replace(facts, timelines=timelines, labs=labs))
         cached = ctx.memo[key] = (past, {})
-    return replace(ctx, request=cached[0], memo=cached[1])
+    later = ctx.later_events or ctx.request.facts.timelines
+    return replace(ctx, request=cached[0], memo=cached[1], later_events=later)
 
 
 def permanent(rule: CompiledRule) -> bool:

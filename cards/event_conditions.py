@@ -213,9 +213,11 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
 
     def run(ctx: Context) -> Outcome:
         # Use only inside `all` with the event it qualifies: unrecorded -> undecided, never guessed.
-        timelines = ctx.request.facts.timelines
         named = sorted(expand_terms(terms, ctx.request.facts.ctcae_version))
-        present = [timelines[t] for t in named if t in timelines]
+        # What was recorded by the time seen first; then (for an earlier episode) what was recorded
+        # about it afterwards, latest first.
+        sources = [ctx.request.facts.timelines, *([ctx.later_events] if ctx.later_events else [])]
+        present = [source[t] for source in sources for t in named if t in source]
         for timeline in present:
             term = timeline.term
             for event in reversed(timeline.events):
