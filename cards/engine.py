@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cards.conditions import analytes_of
-from cards.context import Context, Outcome, Row, Subject, align
+from cards.context import Context, Outcome, Row, Subject, align, fmt_date
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
 from cards.event_conditions import event_row
@@ -193,12 +193,24 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
         event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
     )
     current = Outcome(False)
+    recovered: datetime | None = None
+    relapsed = False
     if rule.recovery is not None:
         recovered = next((m for m in later if rule.recovery(_as_of(ctx, m)).value is True), None)
         current = rule.recovery(ctx)
         if recovered is None and current.value is True:
             recovered = ctx.request.now
-        if recovered is not None:
+        # A hold whose way back is another rule that needs the recovered state now (rash: only after
+        # complete resolution, by desensitization): a recovery lost again (the rash back at a lower
+        # grade) before any restart has not ended it. A rule with its own `resume` resumes on the
+        # recovery it saw (CPK back to <= 2.5 x ULN, then a new rise below the threshold).
+        relapsed = (
+            rule.spec.resume is None
+            and current.value is False
+            and recovered is not None
+            and not _restarted(ctx, recovered)
+        )
+        if recovered is not None and not relapsed:
             return _resumed(rule, ctx, opened, now_rows, moments[index], recovered)
     outcome = Outcome(
         opened.value,
@@ -213,7 +225,21 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
         open=opened.open,
     )
     state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
-    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
+    note = None
+    if relapsed and recovered is not None:
+        note = f"met on {fmt_date(recovered)}, lost again since, before any restart: wait until it is met again"
+    return Finding(
+        rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index], note=note
+    )
+
+
+def _restarted(ctx: Context, recovered: datetime) -> bool:
+    """An order of the subject drug started at or after the recovery."""
+    now = ctx.request.now
+    return any(
+        m.drug and m.drug.drug == ctx.subject.drug and (when := _when(m, now)) is not None and when >= recovered
+        for m in ctx.request.facts.medications
+    )
 
 
 def _resumed(
@@ -228,16 +254,7 @@ def _resumed(
     resume = rule.spec.resume
     if opened.value is not True or resume is None or ctx.request.hook not in _ORDER_HOOKS:
         return None
-    now = ctx.request.now
-    restarted = [
-        m
-        for m in ctx.request.facts.medications
-        if m.drug
-        and m.drug.drug == ctx.subject.drug
-        and (when := _when(m, now)) is not None
-        and when >= recovered
-    ]
-    if restarted:
+    if _restarted(ctx, recovered):
         return None  # already resumed after the recovery: the order on record carries the decision
     outcome = Outcome(
         True,

@@ -122,6 +122,7 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
         hits: list[tuple[GradedEvent, datetime | None]] = []
         old: list[GradedEvent] = []
         unsure: list[str] = []
+        recurred: list[tuple[GradedEvent, GradedEvent]] = []  # resolved, then back above resolved_to
         for timeline in candidates(ctx):
             latest = timeline.latest
             if latest is None:
@@ -133,6 +134,12 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 event = worst if low <= worst.grade <= high else None
             else:
                 if timeline.resolved_to(int(resolved_to or 0), low) is None:
+                    event = None
+                elif latest.grade > int(resolved_to or 0):
+                    # It resolved and came back (below `low`): not resolved now.
+                    worst = max(timeline.events, key=lambda e: e.grade)
+                    if related(ctx, worst) is not False:
+                        recurred.append((worst, latest))
                     event = None
                 else:
                     event = max(timeline.events, key=lambda e: e.grade)
@@ -191,6 +198,20 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 terms=tuple(e.term for e in old),
                 trigger=True,
                 stale=min(e.effective for e in old if e.effective is not None),
+            )
+        if recurred:
+            checks = tuple(
+                f"{now.term} grade {before.grade} resolved, then recurred (grade {now.grade} on "
+                f"{fmt_date(now.effective)}): not resolved now; wait until it resolves again"
+                for before, now in recurred
+            )
+            return Outcome(
+                None,
+                rows=tuple(row for pair in recurred for row in (event_row(pair[0]), event_row(pair[1]))),
+                checks=checks + tuple(unsure),
+                grades=tuple(before.grade for before, _ in recurred),
+                terms=tuple(now.term for _, now in recurred),
+                trigger=True,
             )
         if unsure:
             return Outcome(None, checks=tuple(unsure))
