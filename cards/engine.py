@@ -227,18 +227,17 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
     note = None
     if relapsed and recovered is not None:
-        note = f"met on {fmt_date(recovered)}, lost again since, before any restart: wait until it is met again"
-    return Finding(
-        rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index], note=note
-    )
+        note = f"met on {fmt_date(recovered)}, lost again before any restart: wait until it is met again"
+    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index], note=note)
 
 
 def _restarted(ctx: Context, recovered: datetime) -> bool:
     """An order of the subject drug started at or after the recovery."""
     now = ctx.request.now
     return any(
-        m.drug and m.drug.drug == ctx.subject.drug and (when := _when(m, now)) is not None and when >= recovered
+        (when := _when(m, now)) is not None and when >= recovered
         for m in ctx.request.facts.medications
+        if m.drug and m.drug.drug == ctx.subject.drug
     )
 
 

@@ -38,7 +38,9 @@ def test_resolved_means_resolved_now() -> None:
 
 def _rash_restart(*grades: tuple[int, float]) -> list[str]:
     events = tuple(event(RASH, g, days_ago(d), ident=str(i)) for i, (g, d) in enumerate(grades))
-    stopped = order("alectinib", ident="mr-old", draft=False, status="stopped", start=days_ago(90), end=days_ago(45))
+    stopped = order(
+        "alectinib", ident="mr-old", draft=False, status="stopped", start=days_ago(90), end=days_ago(45)
+    )
     cards = run(request("order-select", facts(events=events, medications=(stopped,)), order("alectinib")))
     return [c.decision for c in cards if c.drug == "alectinib" and c.decision != "monitor"]
 
