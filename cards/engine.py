@@ -72,7 +72,9 @@ def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
             )
             for d in drafts
         ]
-    active = [m for m in on_record if m.status == "active"]
+    # patient-view: the active order; else an order held (on-hold) for a toxicity, which a
+    # discontinuation must still stop and a resumption must keep held until its criterion is met.
+    active = [m for m in on_record if m.status == "active"] or [m for m in on_record if m.status == "on-hold"]
     if not active:
         return []
     latest = max(active, key=lambda m: (_when(m) is not None, _when(m, request.now) or request.now))
@@ -292,7 +294,11 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
             finding = Finding(rule, outcome, "fired", rule.spec.decision)
         else:
             if outcome.value is None:
-                found.missing += outcome.missing
+                # Missing or stale data matters when a decision depends on it now: on an order hook
+                # (checked before signing), or when the rule already saw something abnormal. Otherwise
+                # (patient-view, nothing near firing) the monitoring card owns "a test is due".
+                if outcome.trigger or ctx.request.hook in _ORDER_HOOKS:
+                    found.missing += outcome.missing
                 if outcome.trigger:  # an abnormal part of the condition is met: say what is left to check
                     found.pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
                     found.open += outcome.open
@@ -490,5 +496,11 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
                 lab_events=lab_events,
                 memo=memo,
             )
-            cards += follow_up(item, ctx, _evaluate_subject(item, ctx))
+            found = _evaluate_subject(item, ctx)
+            held = (
+                subject.order is not None and not subject.order.is_draft and subject.order.status == "on-hold"
+            )
+            # While the drug is held, its schedule pauses: no due or overdue tests (the toxicity card
+            # names the tests that decide the resumption).
+            cards += [c for c in found if c.decision != "monitor"] if held else follow_up(item, ctx, found)
     return EvaluationResult(cards=tuple(cards))

@@ -280,24 +280,32 @@ def history_condition(spec: Mapping[str, Any]) -> Condition:
     _check_families(terms)
     suspect = bool(spec.get("suspect", False))
 
-    def related(ctx: Context, suspects: tuple[str, ...]) -> bool:
+    def related(ctx: Context, suspects: tuple[str, ...], onset: datetime | None = None) -> bool:
         drug = ctx.subject.drug
         if not suspect:
             return True
         if suspects:
             return drug in suspects
+        now = ctx.request.now
+        starts = [
+            align(when, now)
+            for m in ctx.request.facts.medications
+            if m.drug and m.drug.drug == drug and (when := m.start or m.authored_on) is not None
+        ]
+        if onset is not None and starts and align(onset, now) < min(starts):
+            return False  # began before any exposure to the drug
         return any(m.drug and m.drug.drug == drug for m in ctx.request.facts.medications)
 
     def run(ctx: Context) -> Outcome:
         rows = [
             Row(c.resource, c.display, term=f"history: {c.kind}", date=fmt_date(c.onset))
             for c in ctx.request.facts.conditions
-            if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs)
+            if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs, c.onset)
         ]
         for term in sorted(expand_terms(terms, ctx.request.facts.ctcae_version)):
             timeline = ctx.request.facts.timelines.get(term)
             worst = max(timeline.events, key=lambda e: e.grade) if timeline and timeline.events else None
-            if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs):
+            if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs, worst.effective):
                 rows.append(event_row(worst))
         return Outcome(bool(rows), rows=tuple(rows), terms=tuple(r.term for r in rows), trigger=bool(rows))
 

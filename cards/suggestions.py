@@ -76,7 +76,7 @@ def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tupl
     for item in _course(plan, request, order):
         if item.is_draft:
             out.append(delete_draft(item, f"Remove the draft {title} order ({item.reference})."))
-        elif item.status == "active" or (item is not order and item.status in _OPEN and status == "stopped"):
+        elif item.status == "active" or (item.status in _OPEN and status == "stopped"):
             out.append(change_status(item, status, f"Set the {title} order {item.reference} to {status}."))
     return tuple(out)
 

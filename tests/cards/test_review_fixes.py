@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from cards.conditions import compile_condition
 from cards.context import Context, Subject
-from tests.cards.builders import days_ago, event, facts, order, request
-from tests.cards.helpers import run
+from terminology.model import LabResult
+from tests.cards.builders import days_ago, event, facts, lab, order, request
+from tests.cards.helpers import only, run
 
 RASH = "Rash maculo-papular"
 
@@ -50,3 +51,48 @@ def test_a_rash_back_after_complete_resolution_holds_again_whatever_its_grade() 
     for grade in (1, 2):
         assert _rash_restart((3, 40), (0, 20), (grade, 3)) == ["withhold"], grade
     assert _rash_restart((3, 40), (0, 20), (3, 3)) == ["withhold"]
+
+
+def test_a_held_order_is_a_subject_on_patient_view_without_monitoring_noise() -> None:
+    held = order("alectinib", ident="mr-held", draft=False, status="on-hold", start=days_ago(120))
+    # Nothing on record but the held order: no overdue-test card while the drug is held.
+    assert run(request("patient-view", facts(medications=(held,))), monitoring=True) == []
+    # A current grade 2 pneumonitis on the held order: withhold (it stays held: no action), and with no
+    # other cause recorded, discontinue as the deciding branch, which stops the held order.
+    pneumonitis = event("Pneumonitis", 2, days_ago(2), ident="p", qualifiers=(("other-cause-found", False),))
+    cards = run(request("patient-view", facts(events=(pneumonitis,), medications=(held,))))
+    card = only(cards, "alectinib")
+    assert card.decision == "discontinue"
+    actions = [a for s in card.card.suggestions or () for a in s.actions or ()]
+    assert [(a.type, a.resource and a.resource.get("status")) for a in actions] == [("update", "stopped")]
+    ongoing = event("Pneumonitis", 2, days_ago(2), ident="p", qualifiers=(("other-cause-found", True),))
+    cards = run(request("patient-view", facts(events=(ongoing,), medications=(held,))))
+    card = only(cards, "alectinib")
+    assert card.decision == "withhold" and not card.card.suggestions  # already held: nothing to change
+
+
+def _liver_now() -> tuple[LabResult, ...]:
+    return (
+        lab("alt", 30, 40, days_ago(2), ident="alt"),
+        lab("ast", 30, 40, days_ago(2), ident="ast"),
+        lab("bilirubin", 0.5, 1.2, days_ago(2), ident="bili"),
+    )
+
+
+def test_stale_data_makes_a_card_only_when_a_decision_depends_on_it_now() -> None:
+    active = order("alectinib", ident="mr-1", draft=False, start=days_ago(120))
+    old_ck = lab("ck", 150, 200, days_ago(80), ident="ck-old")
+    # patient-view, month 4, CK last measured long ago and no rule near firing: no data card.
+    cards = run(request("patient-view", facts(labs=(*_liver_now(), old_ck), medications=(active,))))
+    assert [c.decision for c in cards] == []
+    # An order hook checks before signing: the stale CK is named.
+    cards = run(
+        request(
+            "order-select", facts(labs=(*_liver_now(), old_ck), medications=(active,)), order("alectinib")
+        )
+    )
+    assert [c.decision for c in cards] == ["data-missing"] and "ck" in cards[0].card.detail.lower()
+    # An open CPK episode (6 x ULN, then 4 x ULN) whose recovery needs a value: named on patient-view.
+    cpk = (lab("ck", 1200, 200, days_ago(40), ident="ck-1"), lab("ck", 800, 200, days_ago(35), ident="ck-2"))
+    cards = run(request("patient-view", facts(labs=(*_liver_now(), *cpk), medications=(active,))))
+    assert cards and all(c.decision != "data-missing" for c in cards)
