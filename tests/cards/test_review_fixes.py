@@ -96,3 +96,16 @@ def test_stale_data_makes_a_card_only_when_a_decision_depends_on_it_now() -> Non
     cpk = (lab("ck", 1200, 200, days_ago(40), ident="ck-1"), lab("ck", 800, 200, days_ago(35), ident="ck-2"))
     cards = run(request("patient-view", facts(labs=(*_liver_now(), *cpk), medications=(active,))))
     assert cards and all(c.decision != "data-missing" for c in cards)
+
+
+def test_alternatives_only_card_lets_the_clinician_pick_one() -> None:
+    first = order("pimasertib", 60, 2)
+    card = only(run(request("order-sign", facts(), first)), "pimasertib", "prophylaxis")
+    labels = [s.label for s in card.card.suggestions or ()]
+    assert len(labels) == 2 and "doxycycline" in labels[0] and "minocycline" in labels[1]
+    assert card.card.selectionBehavior == "at-most-one"
+    # A card mixing alternatives with combinable orders keeps "any" (other cards are unchanged).
+    held = order("pimasertib", 60, 2, ident="pim", draft=False, start=days_ago(30))
+    rash = event("Rash acneiform", 2, days_ago(1))
+    card = only(run(request("patient-view", facts(events=(rash,), medications=(held,)))), "pimasertib")
+    assert card.card.selectionBehavior == "any"
