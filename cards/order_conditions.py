@@ -34,10 +34,11 @@ def medication_condition(spec: Mapping[str, Any]) -> Condition:
         for order in orders:
             if order.drug and ctx.classes.get(order.drug.drug, frozenset({order.drug.drug})) & wanted:
                 when = order.start or order.authored_on
+                name = order.medication_text or order.drug.drug
                 rows.append(
                     Row(
                         order.reference,
-                        order.medication_text or order.drug.drug,
+                        f"{name}: {_order_state(order, ctx.request.now)}",
                         term=f"co-medication ({order.status or 'status unknown'})",
                         date=fmt_date(when),
                     )
@@ -45,6 +46,21 @@ def medication_condition(spec: Mapping[str, Any]) -> Condition:
         return Outcome(bool(rows), rows=tuple(rows), trigger=bool(rows))
 
     return run
+
+
+def _order_state(order: MedicationOrder, now: datetime) -> str:
+    """What the record says of an order, in words: current or past, with its dates."""
+    start = order.start or order.authored_on
+    since = f" since {fmt_date(start)}" if start else ""
+    if order.is_draft:
+        return "ordered now (draft)"
+    ended = order.end is not None and align(order.end, now) <= now
+    status = order.status or "status unknown"
+    if status in ("active", "on-hold") and not ended:
+        return ("current order" if status == "active" else "current order, on hold") + since
+    if order.end is not None:
+        return f"past order ({status}), {fmt_date(start)} to {fmt_date(order.end)}"
+    return f"past order ({status}), started {fmt_date(start)}, end date not recorded"
 
 
 def hook_condition(spec: Mapping[str, Any]) -> Condition:
