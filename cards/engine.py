@@ -27,6 +27,7 @@ from cards.lab_conditions import latest_rows
 from cards.loader import CompiledRule, DrugKnowledge, KnowledgeBase
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
+from cards.order_conditions import days_off
 from cards.render import render, render_missing
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
 
@@ -53,25 +54,47 @@ def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | No
     return align(moment, like) if moment is not None and like is not None else moment
 
 
-def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
-    """Orders of `drug` the hook is about: the drafts (order hooks) or the active order (patient-view)."""
+def _course_start(orders: list[MedicationOrder], now: datetime, gap: int | None) -> datetime | None:
+    """Start of the current course: the first order after the last stop of at least `gap` days."""
+    given = sorted(
+        (start, order)
+        for order in orders
+        if order.status not in ("entered-in-error", "cancelled") and (start := _when(order, now)) is not None
+    )
+    if not given:
+        return None
+    begin, reach = given[0][0], given[0][0]
+    for start, order in given:
+        if gap is not None and (start - reach).total_seconds() >= gap * 86400:
+            begin = start  # a stop long enough to make this a new course
+        end = align(order.end, now) if order.end is not None else None
+        if end is None:
+            end = now if order.status in ("active", "on-hold", None) else start
+        reach = max(reach, end, start)
+    return begin
+
+
+def _subjects(request: EvaluationRequest, drug: str, gap: int | None = None) -> list[Subject]:
+    """Orders of `drug` the hook is about: the drafts (order hooks) or the active order (patient-view).
+
+    A draft after a stop of at least `gap` days (the file's `new_course`) starts a new course: it is a
+    new start, and its course (schedule, first-order checks) begins with it.
+    """
     on_record = [m for m in request.facts.medications if m.drug and m.drug.drug == drug]
-    starts = [t for m in on_record if (t := _when(m, request.now)) is not None]
-    first = min(starts) if starts else None
+    first = _course_start(on_record, request.now, gap)
     if request.hook in _ORDER_HOOKS:
         drafts = [d for d in request.draft_orders if d.drug and d.drug.drug == drug]
         if request.hook == "order-select" and request.selections:
             chosen = [d for d in drafts if d.reference in request.selections]
             drafts = chosen or drafts
-        return [
-            Subject(
-                drug=drug,
-                order=d,
-                therapy_start=first or _when(d, request.now) or request.now,
-                new_start=not on_record,
-            )
-            for d in drafts
-        ]
+        subjects = []
+        for d in drafts:
+            begins = _when(d, request.now) or request.now
+            off = days_off(request.facts.medications, drug, begins)
+            new = off is None or (gap is not None and off >= gap)
+            start = begins if new and off is not None else first or begins
+            subjects.append(Subject(drug=drug, order=d, therapy_start=start, new_start=new))
+        return subjects
     # patient-view: the active order; else an order held (on-hold) for a toxicity, which a
     # discontinuation must still stop and a resumption must keep held until its criterion is met.
     active = [m for m in on_record if m.status == "active"] or [m for m in on_record if m.status == "on-hold"]
@@ -486,7 +509,8 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
     memo: dict[Hashable, Any] = {}  # derived from the request alone: valid for every subject
     for drug in sorted(knowledge.drugs):
         item = knowledge.drugs[drug]
-        for subject in _subjects(request, drug):
+        course = item.spec.new_course
+        for subject in _subjects(request, drug, course.gap_days if course else None):
             ctx = Context(
                 request=request,
                 subject=subject,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from cards.conditions import compile_condition
 from cards.context import Context, Subject
+from cards.model import RenderedCard
 from terminology.model import LabResult
 from tests.cards.builders import days_ago, event, facts, lab, order, request
 from tests.cards.helpers import only, run
@@ -109,3 +110,49 @@ def test_alternatives_only_card_lets_the_clinician_pick_one() -> None:
     rash = event("Rash acneiform", 2, days_ago(1))
     card = only(run(request("patient-view", facts(events=(rash,), medications=(held,)))), "pimasertib")
     assert card.card.selectionBehavior == "any"
+
+
+def _restart_cards(stopped_days_ago: float) -> list[RenderedCard]:
+    ended = order(
+        "alectinib",
+        ident="mr-old",
+        draft=False,
+        status="stopped",
+        start=days_ago(stopped_days_ago + 100),
+        end=days_ago(stopped_days_ago),
+    )
+    record = facts(medications=(ended,))  # no labs since the old course
+    return run(request("order-select", record, order("alectinib", start=days_ago(0))), monitoring=True)
+
+
+def test_a_restart_after_a_long_stop_is_a_new_course() -> None:
+    # 100 days off (local policy: 28 days): a new course; its baseline tests are due, and the old
+    # course's missed tests are not listed.
+    schedule = only(_restart_cards(100), "alectinib", "monitor")
+    assert "overdue" not in schedule.card.summary and "missed" not in (schedule.card.detail or "")
+    assert "Before the first dose" in (schedule.card.detail or "") or "day 0" in (schedule.card.detail or "")
+    # 10 days off: one course with an interruption, whose missed tests are still owed.
+    schedule = only(_restart_cards(10), "alectinib", "monitor")
+    assert "overdue" in schedule.card.summary
+
+
+def test_brigatinib_re_lead_in_only_after_14_days_off_and_above_90_mg() -> None:
+    def restart(days: float, amount: float) -> list[str]:
+        ended = order(
+            "brigatinib",
+            180,
+            1,
+            ident="mr-old",
+            draft=False,
+            status="stopped",
+            start=days_ago(120),
+            end=days_ago(days),
+        )
+        draft = order("brigatinib", amount, 1, start=days_ago(0))
+        cards = run(request("order-sign", facts(medications=(ended,)), draft))
+        return [r for c in cards for r in c.rule_ids if r == "brigatinib.restart.lead-in"]
+
+    assert restart(14, 180) == ["brigatinib.restart.lead-in"]  # >= 14 days: exactly at the threshold
+    assert restart(13, 180) == []
+    assert restart(30, 90) == []  # the lead-in dose itself
+    assert restart(30, 120) == ["brigatinib.restart.lead-in"]
