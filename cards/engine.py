@@ -46,6 +46,7 @@ _RESUMPTION = {
 }
 
 
+_NEVER_GIVEN = ("entered-in-error", "cancelled")
 _UNCONFIRMED_REDUCTION = "which level: per the prescribing information, this row is not confirmed"
 
 
@@ -57,9 +58,12 @@ def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | No
 def _course_start(orders: list[MedicationOrder], now: datetime, gap: int | None) -> datetime | None:
     """Start of the current course: the first order after the last stop of at least `gap` days."""
     given = sorted(
-        (start, order)
-        for order in orders
-        if order.status not in ("entered-in-error", "cancelled") and (start := _when(order, now)) is not None
+        (
+            (start, order)
+            for order in orders
+            if order.status not in _NEVER_GIVEN and (start := _when(order, now)) is not None
+        ),
+        key=lambda pair: (pair[0], pair[1].reference),
     )
     if not given:
         return None
