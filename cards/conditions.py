@@ -27,7 +27,7 @@ _KEYS: dict[Callable[[Mapping[str, Any]], Condition], frozenset[str]] = {
     medication_condition: frozenset({"medication", "where"}),
     history_condition: frozenset({"history", "event", "active", "suspect"}),
     hook_condition: frozenset({"hook"}),
-    therapy_condition: frozenset({"therapy"}),
+    therapy_condition: frozenset({"therapy", "gap_days_ge"}),
     dose_condition: frozenset({"dose", *COMPARATORS}),
     desensitization_condition: frozenset({"desensitization", "gap_days_gt", "state"}),
 }

@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from cards.model import EvaluationRequest
-from terminology.model import GradedEvent, MedicationOrder
+from terminology.model import GradedEvent, MedicationOrder, TermTimeline
 
 __all__ = ["Context", "Outcome", "Row", "Subject", "align", "fmt_date"]
 
@@ -87,3 +87,7 @@ class Context:
     memo: dict[Hashable, Any] = field(default_factory=dict, repr=False, compare=False)
     # A branch under uncertainty: values assumed for qualifiers nobody recorded (name -> value).
     assume: Mapping[str, bool] = field(default_factory=dict)
+    # The patient seen at an earlier time: the whole record's events, whose qualifiers answer a
+    # question about that earlier episode when none was recorded by then (a contributing drug
+    # stopped, another cause found: recorded afterwards, about the same episode).
+    later_events: Mapping[str, TermTimeline] | None = None

@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from cards.conditions import analytes_of
-from cards.context import Context, Outcome, Row, Subject, align
+from cards.context import Context, Outcome, Row, Subject, align, fmt_date
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
 from cards.event_conditions import event_row
@@ -27,6 +27,7 @@ from cards.lab_conditions import latest_rows
 from cards.loader import CompiledRule, DrugKnowledge, KnowledgeBase
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
+from cards.order_conditions import days_off
 from cards.render import render, render_missing
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
 
@@ -45,6 +46,7 @@ _RESUMPTION = {
 }
 
 
+_NEVER_GIVEN = ("entered-in-error", "cancelled")
 _UNCONFIRMED_REDUCTION = "which level: per the prescribing information, this row is not confirmed"
 
 
@@ -53,26 +55,53 @@ def _when(order: MedicationOrder, like: datetime | None = None) -> datetime | No
     return align(moment, like) if moment is not None and like is not None else moment
 
 
-def _subjects(request: EvaluationRequest, drug: str) -> list[Subject]:
-    """Orders of `drug` the hook is about: the drafts (order hooks) or the active order (patient-view)."""
+def _course_start(orders: list[MedicationOrder], now: datetime, gap: int | None) -> datetime | None:
+    """Start of the current course: the first order after the last stop of at least `gap` days."""
+    given = sorted(
+        (
+            (start, order)
+            for order in orders
+            if order.status not in _NEVER_GIVEN and (start := _when(order, now)) is not None
+        ),
+        key=lambda pair: (pair[0], pair[1].reference),
+    )
+    if not given:
+        return None
+    begin, reach = given[0][0], given[0][0]
+    for start, order in given:
+        if gap is not None and (start - reach).total_seconds() >= gap * 86400:
+            begin = start  # a stop long enough to make this a new course
+        end = align(order.end, now) if order.end is not None else None
+        if end is None:
+            end = now if order.status in ("active", "on-hold", None) else start
+        reach = max(reach, end, start)
+    return begin
+
+
+def _subjects(request: EvaluationRequest, drug: str, gap: int | None = None) -> list[Subject]:
+    """Orders of `drug` the hook is about: the drafts (order hooks) or the active order (patient-view).
+
+    A draft after a stop of at least `gap` days (the file's `new_course`) starts a new course: it is a
+    new start, and its course (schedule, first-order checks) begins with it.
+    """
     on_record = [m for m in request.facts.medications if m.drug and m.drug.drug == drug]
-    starts = [t for m in on_record if (t := _when(m, request.now)) is not None]
-    first = min(starts) if starts else None
+    first = _course_start(on_record, request.now, gap)
     if request.hook in _ORDER_HOOKS:
         drafts = [d for d in request.draft_orders if d.drug and d.drug.drug == drug]
         if request.hook == "order-select" and request.selections:
             chosen = [d for d in drafts if d.reference in request.selections]
             drafts = chosen or drafts
-        return [
-            Subject(
-                drug=drug,
-                order=d,
-                therapy_start=first or _when(d, request.now) or request.now,
-                new_start=not on_record,
-            )
-            for d in drafts
-        ]
-    active = [m for m in on_record if m.status == "active"]
+        subjects = []
+        for d in drafts:
+            begins = _when(d, request.now) or request.now
+            off = days_off(request.facts.medications, drug, begins)
+            new = off is None or (gap is not None and off >= gap)
+            start = begins if new and off is not None else first or begins
+            subjects.append(Subject(drug=drug, order=d, therapy_start=start, new_start=new))
+        return subjects
+    # patient-view: the active order; else an order held (on-hold) for a toxicity, which a
+    # discontinuation must still stop and a resumption must keep held until its criterion is met.
+    active = [m for m in on_record if m.status == "active"] or [m for m in on_record if m.status == "on-hold"]
     if not active:
         return []
     latest = max(active, key=lambda m: (_when(m) is not None, _when(m, request.now) or request.now))
@@ -101,11 +130,14 @@ def _adjust(knowledge: DrugKnowledge, finding: Finding, ctx: Context) -> Finding
         return finding  # a choice for the prescriber above the lowest level: no level is named
     target = step.target
     ordered = ctx.subject.order.dose
+    # A phased draft (a lead-in, then the full dose) is judged by the highest dose it reaches: a
+    # 90 mg lead-in that escalates to 180 mg on day 8 is not "already reduced" to 120 mg.
+    highest = ordered.highest_daily or ordered.daily
     if (
         finding.decision == "resume-reduced"
         and ctx.subject.order.is_draft
-        and ordered.daily is not None
-        and ordered.daily <= target.dose * target.per_day + 1e-6
+        and highest is not None
+        and highest <= target.dose * target.per_day + 1e-6
     ):
         return None  # the draft is already reduced: nothing to say
     if not spec.verified:  # an unconfirmed row never shows a dose that reads as an instruction
@@ -155,7 +187,8 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
         }
         past = replace(request, now=moment, facts=replace(facts, timelines=timelines, labs=labs))
         cached = ctx.memo[key] = (past, {})
-    return replace(ctx, request=cached[0], memo=cached[1])
+    later = ctx.later_events or ctx.request.facts.timelines
+    return replace(ctx, request=cached[0], memo=cached[1], later_events=later)
 
 
 def permanent(rule: CompiledRule) -> bool:
@@ -189,12 +222,24 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
         event_row(latest) for t in opened.terms if t in timelines and (latest := timelines[t].latest)
     )
     current = Outcome(False)
+    recovered: datetime | None = None
+    relapsed = False
     if rule.recovery is not None:
         recovered = next((m for m in later if rule.recovery(_as_of(ctx, m)).value is True), None)
         current = rule.recovery(ctx)
         if recovered is None and current.value is True:
             recovered = ctx.request.now
-        if recovered is not None:
+        # A hold whose way back is another rule that needs the recovered state now (rash: only after
+        # complete resolution, by desensitization): a recovery lost again (the rash back at a lower
+        # grade) before any restart has not ended it. A rule with its own `resume` resumes on the
+        # recovery it saw (CPK back to <= 2.5 x ULN, then a new rise below the threshold).
+        relapsed = (
+            rule.spec.resume is None
+            and current.value is False
+            and recovered is not None
+            and not _restarted(ctx, recovered)
+        )
+        if recovered is not None and not relapsed:
             return _resumed(rule, ctx, opened, now_rows, moments[index], recovered)
     outcome = Outcome(
         opened.value,
@@ -209,7 +254,20 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
         open=opened.open,
     )
     state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
-    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
+    note = None
+    if relapsed and recovered is not None:
+        note = f"met on {fmt_date(recovered)}, lost again before any restart: wait until it is met again"
+    return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index], note=note)
+
+
+def _restarted(ctx: Context, recovered: datetime) -> bool:
+    """An order of the subject drug started at or after the recovery."""
+    now = ctx.request.now
+    return any(
+        (when := _when(m, now)) is not None and when >= recovered
+        for m in ctx.request.facts.medications
+        if m.drug and m.drug.drug == ctx.subject.drug
+    )
 
 
 def _resumed(
@@ -224,16 +282,7 @@ def _resumed(
     resume = rule.spec.resume
     if opened.value is not True or resume is None or ctx.request.hook not in _ORDER_HOOKS:
         return None
-    now = ctx.request.now
-    restarted = [
-        m
-        for m in ctx.request.facts.medications
-        if m.drug
-        and m.drug.drug == ctx.subject.drug
-        and (when := _when(m, now)) is not None
-        and when >= recovered
-    ]
-    if restarted:
+    if _restarted(ctx, recovered):
         return None  # already resumed after the recovery: the order on record carries the decision
     outcome = Outcome(
         True,
@@ -272,7 +321,11 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
             finding = Finding(rule, outcome, "fired", rule.spec.decision)
         else:
             if outcome.value is None:
-                found.missing += outcome.missing
+                # Missing or stale data matters when a decision depends on it now: on an order hook
+                # (checked before signing), or when the rule already saw something abnormal. Otherwise
+                # (patient-view, nothing near firing) the monitoring card owns "a test is due".
+                if outcome.trigger or ctx.request.hook in _ORDER_HOOKS:
+                    found.missing += outcome.missing
                 if outcome.trigger:  # an abnormal part of the condition is met: say what is left to check
                     found.pending.append(Finding(rule, outcome, "pending", rule.spec.decision))
                     found.open += outcome.open
@@ -460,7 +513,8 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
     memo: dict[Hashable, Any] = {}  # derived from the request alone: valid for every subject
     for drug in sorted(knowledge.drugs):
         item = knowledge.drugs[drug]
-        for subject in _subjects(request, drug):
+        course = item.spec.new_course
+        for subject in _subjects(request, drug, course.gap_days if course else None):
             ctx = Context(
                 request=request,
                 subject=subject,
@@ -470,5 +524,11 @@ def evaluate(request: EvaluationRequest, knowledge: KnowledgeBase) -> Evaluation
                 lab_events=lab_events,
                 memo=memo,
             )
-            cards += follow_up(item, ctx, _evaluate_subject(item, ctx))
+            found = _evaluate_subject(item, ctx)
+            held = (
+                subject.order is not None and not subject.order.is_draft and subject.order.status == "on-hold"
+            )
+            # While the drug is held, its schedule pauses: no due or overdue tests (the toxicity card
+            # names the tests that decide the resumption).
+            cards += [c for c in found if c.decision != "monitor"] if held else follow_up(item, ctx, found)
     return EvaluationResult(cards=tuple(cards))

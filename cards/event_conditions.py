@@ -122,6 +122,7 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
         hits: list[tuple[GradedEvent, datetime | None]] = []
         old: list[GradedEvent] = []
         unsure: list[str] = []
+        recurred: list[tuple[GradedEvent, GradedEvent]] = []  # resolved, then back above resolved_to
         for timeline in candidates(ctx):
             latest = timeline.latest
             if latest is None:
@@ -133,6 +134,12 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 event = worst if low <= worst.grade <= high else None
             else:
                 if timeline.resolved_to(int(resolved_to or 0), low) is None:
+                    event = None
+                elif latest.grade > int(resolved_to or 0):
+                    # It resolved and came back (below `low`): not resolved now.
+                    worst = max(timeline.events, key=lambda e: e.grade)
+                    if related(ctx, worst) is not False:
+                        recurred.append((worst, latest))
                     event = None
                 else:
                     event = max(timeline.events, key=lambda e: e.grade)
@@ -192,6 +199,20 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
                 trigger=True,
                 stale=min(e.effective for e in old if e.effective is not None),
             )
+        if recurred:
+            checks = tuple(
+                f"{now.term} grade {before.grade} resolved, then recurred (grade {now.grade} on "
+                f"{fmt_date(now.effective)}): not resolved now; wait until it resolves again"
+                for before, now in recurred
+            )
+            return Outcome(
+                None,
+                rows=tuple(row for pair in recurred for row in (event_row(pair[0]), event_row(pair[1]))),
+                checks=checks + tuple(unsure),
+                grades=tuple(before.grade for before, _ in recurred),
+                terms=tuple(now.term for _, now in recurred),
+                trigger=True,
+            )
         if unsure:
             return Outcome(None, checks=tuple(unsure))
         return Outcome(False)
@@ -213,9 +234,11 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
 
     def run(ctx: Context) -> Outcome:
         # Use only inside `all` with the event it qualifies: unrecorded -> undecided, never guessed.
-        timelines = ctx.request.facts.timelines
         named = sorted(expand_terms(terms, ctx.request.facts.ctcae_version))
-        present = [timelines[t] for t in named if t in timelines]
+        # What was recorded by the time seen first; then (for an earlier episode) what was recorded
+        # about it afterwards, latest first.
+        sources = [ctx.request.facts.timelines, *([ctx.later_events] if ctx.later_events else [])]
+        present = [source[t] for source in sources for t in named if t in source]
         for timeline in present:
             term = timeline.term
             for event in reversed(timeline.events):
@@ -257,24 +280,32 @@ def history_condition(spec: Mapping[str, Any]) -> Condition:
     _check_families(terms)
     suspect = bool(spec.get("suspect", False))
 
-    def related(ctx: Context, suspects: tuple[str, ...]) -> bool:
+    def related(ctx: Context, suspects: tuple[str, ...], onset: datetime | None = None) -> bool:
         drug = ctx.subject.drug
         if not suspect:
             return True
         if suspects:
             return drug in suspects
+        now = ctx.request.now
+        starts = [
+            align(when, now)
+            for m in ctx.request.facts.medications
+            if m.drug and m.drug.drug == drug and (when := m.start or m.authored_on) is not None
+        ]
+        if onset is not None and starts and align(onset, now) < min(starts):
+            return False  # began before any exposure to the drug
         return any(m.drug and m.drug.drug == drug for m in ctx.request.facts.medications)
 
     def run(ctx: Context) -> Outcome:
         rows = [
             Row(c.resource, c.display, term=f"history: {c.kind}", date=fmt_date(c.onset))
             for c in ctx.request.facts.conditions
-            if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs)
+            if c.kind in kinds and (c.active or not active_only) and related(ctx, c.suspect_drugs, c.onset)
         ]
         for term in sorted(expand_terms(terms, ctx.request.facts.ctcae_version)):
             timeline = ctx.request.facts.timelines.get(term)
             worst = max(timeline.events, key=lambda e: e.grade) if timeline and timeline.events else None
-            if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs):
+            if worst and worst.grade >= 1 and related(ctx, worst.suspect_drugs, worst.effective):
                 rows.append(event_row(worst))
         return Outcome(bool(rows), rows=tuple(rows), terms=tuple(r.term for r in rows), trigger=bool(rows))
 

@@ -83,7 +83,9 @@ def all_of(children: Sequence[Condition]) -> Condition:
         if any(p.value is False for p in parts):
             return Outcome(False)
         value = None if any(p.value is None for p in parts) else True
-        return merge(value, parts, [p for p in parts if p.value])
+        # An undecided part keeps its evidence and its "abnormal" flag: a rule whose met parts are
+        # all normal but whose undecided part saw something (a recurrence, an old grade) still asks.
+        return merge(value, parts, [p for p in parts if p.value is not False])
 
     return run
 

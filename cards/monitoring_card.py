@@ -9,7 +9,7 @@ from dataclasses import replace
 from datetime import date, timedelta
 
 from cards.actions import service_request
-from cards.context import Context
+from cards.context import Context, align
 from cards.loader import DrugKnowledge
 from cards.model import Action, Card, Coding, Link, RenderedCard, Source, Suggestion
 from cards.monitoring import ItemState, Occurrence, Review, review_monitoring
@@ -319,7 +319,16 @@ def follow_up(knowledge: DrugKnowledge, ctx: Context, cards: list[RenderedCard])
         return [c for c in cards if c.decision != "monitor"]
     request = ctx.request
     draft = subject.order if subject.order is not None and subject.order.is_draft else None
-    orders = [m for m in request.facts.medications if m.drug and m.drug.drug == subject.drug]
+    # Only the current course: after a stop long enough to start a new one, the old course's
+    # schedule (and its missed tests) is over.
+    start = subject.therapy_start
+    orders = [
+        m
+        for m in request.facts.medications
+        if m.drug
+        and m.drug.drug == subject.drug
+        and (start is None or (when := m.start or m.authored_on) is None or align(when, start) >= start)
+    ]
     review = review_monitoring(
         knowledge.spec,
         request.facts,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,6 +11,7 @@ from cards.logic import COMPARATORS, Condition, ConditionError
 from terminology.model import MedicationOrder
 
 __all__ = [
+    "days_off",
     "desensitization_condition",
     "dose_condition",
     "hook_condition",
@@ -34,10 +35,11 @@ def medication_condition(spec: Mapping[str, Any]) -> Condition:
         for order in orders:
             if order.drug and ctx.classes.get(order.drug.drug, frozenset({order.drug.drug})) & wanted:
                 when = order.start or order.authored_on
+                name = order.medication_text or order.drug.drug
                 rows.append(
                     Row(
                         order.reference,
-                        order.medication_text or order.drug.drug,
+                        f"{name}: {_order_state(order, ctx.request.now)}",
                         term=f"co-medication ({order.status or 'status unknown'})",
                         date=fmt_date(when),
                     )
@@ -47,18 +49,80 @@ def medication_condition(spec: Mapping[str, Any]) -> Condition:
     return run
 
 
+def _order_state(order: MedicationOrder, now: datetime) -> str:
+    """What the record says of an order, in words: current or past, with its dates."""
+    start = order.start or order.authored_on
+    since = f" since {fmt_date(start)}" if start else ""
+    if order.is_draft:
+        return "ordered now (draft)"
+    ended = order.end is not None and align(order.end, now) <= now
+    status = order.status or "status unknown"
+    if status in ("active", "on-hold") and not ended:
+        return ("current order" if status == "active" else "current order, on hold") + since
+    if order.end is not None:
+        return f"past order ({status}), {fmt_date(start)} to {fmt_date(order.end)}"
+    return f"past order ({status}), started {fmt_date(start)}, end date not recorded"
+
+
 def hook_condition(spec: Mapping[str, Any]) -> Condition:
     """The call is one of the hooks."""
     hooks = frozenset(spec["hook"])
     return lambda ctx: Outcome(ctx.request.hook in hooks)
 
 
+_NEVER_GIVEN = ("draft", "entered-in-error", "cancelled")
+
+
+def days_off(orders: Sequence[MedicationOrder], drug: str, start: datetime) -> float | None:
+    """Days between the end of the last order of `drug` in force and `start` (0 when one still is);
+    None when the drug has no order on record. A stopped order without an end date is read as
+    ending at its start (the gap it leaves is the longest the record allows)."""
+    ends: list[datetime] = []
+    for order in orders:
+        if not order.drug or order.drug.drug != drug or order.is_draft or order.status in _NEVER_GIVEN:
+            continue
+        began = order.start or order.authored_on
+        if order.end is not None:
+            ends.append(align(order.end, start))
+        elif order.status in ("active", "on-hold", None):
+            return 0.0  # still in force
+        elif began is not None:
+            ends.append(align(began, start))
+    if not ends:
+        return None
+    return max(0.0, (start - max(ends)).total_seconds() / 86400)
+
+
 def therapy_condition(spec: Mapping[str, Any]) -> Condition:
-    """The drug is a new start (no order on record) or continuing."""
+    """The drug is a new start (no order on record, or a new course after a long stop), continuing,
+    or restarted after at least `gap_days_ge` days without an order in force."""
     state = spec["therapy"]
-    if state not in ("new", "continuing"):
-        raise ConditionError(f"therapy: expected 'new' or 'continuing', got {state!r}")
-    return lambda ctx: Outcome(ctx.subject.new_start == (state == "new"))
+    if state not in ("new", "continuing", "restart"):
+        raise ConditionError(f"therapy: expected 'new', 'continuing' or 'restart', got {state!r}")
+    if (state == "restart") != ("gap_days_ge" in spec):
+        raise ConditionError("gap_days_ge: required with therapy = 'restart' (and only there)")
+    if state != "restart":
+        return lambda ctx: Outcome(ctx.subject.new_start == (state == "new"))
+    gap = float(spec["gap_days_ge"])
+
+    def run(ctx: Context) -> Outcome:
+        order = ctx.subject.order
+        if order is None or not order.is_draft:
+            return Outcome(False)
+        begins = align(order.start or ctx.request.now, ctx.request.now)
+        off = days_off(ctx.request.facts.medications, ctx.subject.drug, begins)
+        if off is None or off < gap:
+            return Outcome(False)
+        row = Row(
+            order.reference,
+            f"restart after {off:.0f} days without an order in force",
+            multiple=f">= {gap:g} days",
+            term="interruption",
+            date=fmt_date(begins),
+        )
+        return Outcome(True, rows=(row,), trigger=True)
+
+    return run
 
 
 def dose_condition(spec: Mapping[str, Any]) -> Condition:

@@ -13,7 +13,7 @@ from cards.dosing import describe
 from cards.findings import Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
 from cards.schedule import monitoring_dates
-from cards.suggestions import build_suggestions
+from cards.suggestions import alternatives_only, build_suggestions
 from terminology.analytes import get_analyte
 
 __all__ = ["OVERRIDE_REASONS", "RULE_SYSTEM", "render", "render_missing"]
@@ -317,7 +317,8 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     if suggestions:
         # Protocols and alternative agents exclude each other; supportive orders combine.
         exclusive = bool(plan.alternatives) or any(info(f.decision).choices for f in plan.fired)
-        behaviour = "at-most-one" if exclusive and plan.category == "management" else "any"
+        exclusive = (exclusive and plan.category == "management") or alternatives_only(plan)
+        behaviour = "at-most-one" if exclusive else "any"
     card = Card(
         summary=_summary(plan, grade),
         detail=_detail(plan, request),

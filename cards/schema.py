@@ -257,6 +257,14 @@ class RegimenStep(_Strict):
     days: int | None = Field(default=None, gt=0)  # None: the continuing dose
 
 
+class NewCourse(_Strict):
+    """When an order after a stop starts a new course (first-order checks, a fresh schedule)."""
+
+    gap_days: int = Field(gt=0)  # days without any order of the drug in force, at least
+    source: str
+    local_policy: bool = False  # the institution's choice, not a published number
+
+
 class StartingRegimen(_Strict):
     """The label's first-order regimen (lead-in phases, then the continuing dose), for new orders."""
 
@@ -297,6 +305,7 @@ class KnowledgeFile(_Strict):
     desensitization: tuple[DesensitizationProtocol, ...] = ()
     lab_max_age_days: int = Field(default=30, gt=0)
     event_max_age_days: int = Field(default=30, gt=0)
+    new_course: NewCourse | None = None  # absent: only a drug with no order on record is a new start
 
     @model_validator(mode="after")
     def _references_exist(self) -> KnowledgeFile:
@@ -307,6 +316,8 @@ class KnowledgeFile(_Strict):
             cited.append(("dose_ladder.source", self.dose_ladder.source))
         if self.starting_regimen:
             cited.append(("starting_regimen.source", self.starting_regimen.source))
+        if self.new_course:
+            cited.append(("new_course.source", self.new_course.source))
         cited += [(f"rules.{i}.source", r.source) for i, r in enumerate(self.rules)]
         cited += [(f"monitoring.{i}.source", m.source) for i, m in enumerate(self.monitoring)]
         cited += [

@@ -23,7 +23,7 @@ from cards.schema import DesensitizationProtocol
 from cards.switching import switch_suggestions
 from terminology.model import MedicationOrder
 
-__all__ = ["build_suggestions"]
+__all__ = ["alternatives_only", "build_suggestions"]
 
 _FREQUENCY = {1: "once daily", 2: "twice daily", 3: "three times daily"}
 _OPEN = ("active", "on-hold")  # orders still in force (a held order resumes unless stopped)
@@ -76,7 +76,7 @@ def _stop_actions(plan: Plan, request: EvaluationRequest, decision: str) -> tupl
     for item in _course(plan, request, order):
         if item.is_draft:
             out.append(delete_draft(item, f"Remove the draft {title} order ({item.reference})."))
-        elif item.status == "active" or (item is not order and item.status in _OPEN and status == "stopped"):
+        elif item.status == "active" or (item.status in _OPEN and status == "stopped"):
             out.append(change_status(item, status, f"Set the {title} order {item.reference} to {status}."))
     return tuple(out)
 
@@ -227,6 +227,18 @@ def _supportive(plan: Plan, request: EvaluationRequest, wanted: list[str]) -> li
             label += f" (or {', '.join(others)})"
         out.append(Suggestion(label=label[:80], isRecommended=not others, actions=(action,)))
     return out
+
+
+def alternatives_only(plan: Plan) -> bool:
+    """The card's suggestions are orders of supportive items that are all alternatives to each other
+    (doxycycline or minocycline): the clinician picks at most one."""
+    if plan.category != "prophylaxis":
+        return False
+    wanted = {s for f in plan.fired for s in f.rule.spec.suggest}
+    offered = [p for p in plan.knowledge.spec.prophylaxis if p.id in wanted and p.order]
+    return len(offered) > 1 and all(
+        other.id in item.alternatives for item in offered for other in offered if other is not item
+    )
 
 
 def _referrals(plan: Plan, request: EvaluationRequest) -> list[Suggestion]:

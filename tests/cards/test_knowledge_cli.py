@@ -25,7 +25,7 @@ def app() -> typer.Typer:
 def test_check_builtin_files() -> None:
     result = CliRunner().invoke(app(), ["knowledge", "check"])
     assert result.exit_code == 0, result.output
-    assert "ok alectinib 1.2.0: 30 rules" in result.output
+    assert "ok alectinib 1.3.0: 30 rules" in result.output
 
 
 def test_check_broken_file_names_it(tmp_path: Path) -> None:
@@ -40,12 +40,12 @@ def test_check_broken_file_names_it(tmp_path: Path) -> None:
 def test_list_with_site_directory(tmp_path: Path) -> None:
     text = (BUILTIN_DIR / "pimasertib.toml").read_text(encoding="utf-8")
     (tmp_path / "p.toml").write_text(
-        text.replace('version = "1.2.0"', 'version = "2.0.0"', 1), encoding="utf-8"
+        text.replace('version = "1.3.0"', 'version = "2.0.0"', 1), encoding="utf-8"
     )
     result = CliRunner().invoke(app(), ["knowledge", "list", "--dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "pimasertib 2.0.0: 10 rules" in result.output
-    assert "alectinib 1.2.0" in result.output
+    assert "alectinib 1.3.0" in result.output
 
 
 def test_list_shows_the_five_builtin_drugs() -> None:

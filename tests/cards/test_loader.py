@@ -51,7 +51,7 @@ def test_analytes_read_by_rules() -> None:
             '{ lab = "bilirubin", of = "uln", gtt = 3 }',
             "unknown key(s) gtt",
         ),
-        ('version = "1.2.0"\nlab_max_age_days', "lab_max_age_days", "version: Field required"),
+        ('version = "1.3.0"\nlab_max_age_days', "lab_max_age_days", "version: Field required"),
         ("levels = [{ dose = 600", "levels = [{ dose = 200", "strictly descending"),
     ],
 )
@@ -74,11 +74,11 @@ def test_invalid_toml_is_reported(tmp_path: Path) -> None:
 
 def test_site_directory_overrides_by_drug_id(tmp_path: Path) -> None:
     (tmp_path / "local-alectinib.toml").write_text(
-        ALECTINIB.replace('version = "1.2.0"', 'version = "1.2.0-site"', 1)
+        ALECTINIB.replace('version = "1.3.0"', 'version = "1.3.0-site"', 1)
     )
     kb = load_knowledge(tmp_path)
-    assert kb.drugs["alectinib"].spec.version == "1.2.0-site"
-    assert "alectinib 1.2.0-site" in kb.version
+    assert kb.drugs["alectinib"].spec.version == "1.3.0-site"
+    assert "alectinib 1.3.0-site" in kb.version
     assert kb.drugs["alectinib"].path.parent == tmp_path
 
 
