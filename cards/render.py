@@ -293,10 +293,10 @@ def _short_name(item: str) -> str:
 
 def _missing(plan: Plan) -> list[str]:
     """Data missing for this decision in full; other rules not checked by name only (one line each)."""
-    relevant = {m for f in _shown(plan) for m in f.outcome.missing}
+    relevant = list(dict.fromkeys(m for f in _shown(plan) for m in f.outcome.missing))
     lines: list[str] = []
     if relevant:
-        lines.append("Missing: " + "; ".join(line[2:] for line in missing_lines(list(relevant))) + ".")
+        lines.append("Missing: " + "; ".join(line[2:] for line in missing_lines(relevant)) + ".")
     others = [m for m in plan.missing if m not in relevant]
     if others:
         names = ", ".join(dict.fromkeys(_short_name(m) for m in others))
