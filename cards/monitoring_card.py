@@ -124,19 +124,10 @@ def _sources(review: Review, states: Sequence[ItemState]) -> list[str]:
 
 
 def _window(review: Review, states: Sequence[ItemState]) -> str:
-    """The result window in a few words (the exact dates of each test due are on its line)."""
+    """Whose result window applies, in a word: each due test's line gives its own dates; the window
+    rules themselves are in the timeline."""
     windows = [review.policy.window, *(s.item.window for s in states if s.item.window)]
-    window = windows[0]
-    if window.before_days == window.after_days:
-        text = f"window {window.before_days} days either side"
-    else:
-        text = f"window {window.before_days} days before to {window.after_days} after"
-    wider = any(
-        (w.pre_cycle_before_days or 0) > w.before_days or w.baseline_before_days > w.before_days
-        for w in windows
-    )
-    text += ", wider before a cycle or the first dose" if wider else ""
-    return text + (" (local policy)" if any(w.local_policy for w in windows) else "")
+    return "; due-date window (local policy)" if any(w.local_policy for w in windows) else ""
 
 
 def _where(review: Review) -> str:
@@ -191,7 +182,7 @@ def _detail(
             continue  # the window is described in the same line
         cited.append(ref.label + ("" if ref.verified else " (not confirmed)"))
     window = _window(review, (*pre, *overdue, *due, *unknown))
-    lines.append(f"Source: {'; '.join(cited)}; {window}. Knowledge {spec.drug} {spec.version}.")
+    lines.append(f"Source: {'; '.join(cited)}{window}.")
     return lines
 
 
@@ -302,7 +293,7 @@ def first_order_card(review: Review, knowledge: DrugKnowledge, card: RenderedCar
     ids = dict.fromkeys(i.source for i in spec.monitoring)
     refs = [spec.references[r] for r in ids if r in spec.references]
     cited = "; ".join(r.label + ("" if r.verified else " (not confirmed)") for r in refs)
-    lines.append(f"Source: {cited}. Knowledge {spec.drug} {spec.version}.")
+    lines.append(f"Source: {cited}.")
     suggestion = Suggestion(label="Order the monitoring schedule", isRecommended=True, actions=tuple(actions))
     shaped = card.card.model_copy(update={"detail": "\n".join(lines), "suggestions": (suggestion,)})
     return replace(card, card=shaped)

@@ -123,146 +123,223 @@ def _summary(plan: Plan, grade: int | None) -> str:
     return text if len(text) < 140 else text[:136].rstrip() + "..."
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+def _cap(text: str) -> str:
+    return text[:1].upper() + text[1:]
 
 
-def _table(rows: Sequence[Row]) -> list[str]:
-    if not rows:
-        return []
-    lines = [
-        "| Observation | Value | ULN/baseline multiple | CTCAE term | Grade | CTCAE version | Date |",
-        "|---|---|---|---|---|---|---|",
-    ]
-    for row in dict.fromkeys(rows):
-        grade = "" if row.grade is None else str(row.grade)
-        cells = (row.observation, row.value, row.multiple, row.term, grade, row.version, row.date)
-        lines.append("| " + " | ".join(_cell(c) for c in cells) + " |")
-    return lines
-
-
-def _finding_line(finding: Finding) -> str:
+def _what(finding: Finding, start: bool = True) -> str:
+    """A finding's decision in bold, with its until/resume criterion and its dose note (capitalised
+    when it starts a sentence)."""
+    cap = _cap if start else str
     spec = finding.rule.spec
+    note = f" ({finding.note})" if finding.note else ""
     if finding.basis == "resumed" and spec.resume:
-        resume = _RESUME[spec.resume].removeprefix("then ")
+        resume = cap(_RESUME[spec.resume].removeprefix("then "))
         since = f"met on {fmt_date(finding.since)}, recovered since ({spec.until or 'criterion met'})"
-        return f"- {spec.title}: **{resume}** ({since}) (rule `{spec.id}`)"
-    text = f"- {spec.title}: **{phrase(finding.decision)}**"
+        return f"**{resume}** ({since}){note}"
+    text = f"**{cap(phrase(finding.decision))}**"
     if spec.until and not _turned_permanent(finding):
         text += f" until {spec.until}"
     if spec.resume and not _turned_permanent(finding):
         text += f", {_RESUME[spec.resume]}"
-    if finding.basis == "episode" and finding.rule.recovery is None:
-        text += f" (met on {fmt_date(finding.since)}: permanent, a later improvement does not lift it)"
-    elif finding.basis == "episode":
-        text += f" (held since {fmt_date(finding.since)}: the recovery criterion is not met yet)"
-    if finding.note:
-        text += f" ({finding.note})"
-    return text + f" (rule `{spec.id}`)"
+    return text + note
 
 
-def _detail(plan: Plan, request: EvaluationRequest) -> str:
-    spec = plan.knowledge.spec
+def _sentence(text: str) -> str:
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _latest_date(finding: Finding) -> str:
+    dates = [r.date for r in finding.outcome.rows if r.date and r.date != "?"]
+    return max(dates) if dates else ""
+
+
+def _what_line(plan: Plan) -> str:
+    """Line 1: the decision and what to do (advice, dose caveat, options to choose from)."""
     lead = plan.lead
-    lines = [f"**{spec.title}: {phrase(plan.decision)}**", ""]
-    if plan.fired:  # a pending lead is shown under "Check" with its condition
-        lines.append(_finding_line(lead))
-    if lead.rule.spec.advice and not _turned_permanent(lead):  # its advice is about resuming
-        lines.append(f"  {lead.rule.spec.advice}")
+    spec = lead.rule.spec
+    if not plan.fired:
+        return "**Check before deciding**: nothing is changed until the check below is answered."
+    parts = [_sentence(_what(lead))]
+    if spec.advice and not _turned_permanent(lead):  # its advice is about resuming
+        parts.append(_sentence(spec.advice))
+    knowledge = plan.knowledge.spec
+    reduces = lead.decision in ("withhold", "resume-reduced") and spec.resume
+    if spec.verified and reduces and not knowledge.dose_ladder:
+        parts.append("Dose per the prescribing information (dose levels not confirmed here).")
+    if plan.decision == "desensitize" and any(f.rule.spec.protocols for f in plan.fired):
+        offered = [p for p in knowledge.desensitization if p.offer]
+        failed = [p.label for p in knowledge.desensitization if not p.offer]
+        if offered:
+            parts.append("Choose one published protocol from the suggestions (steps in their orders).")
+        if failed:
+            parts.append(f"Not offered, published failure: {'; '.join(failed)}.")
+    wanted = {item for f in plan.fired for item in f.rule.spec.suggest}
+    advice_only = [p.display for p in knowledge.prophylaxis if p.id in wanted and not p.order]
+    if advice_only:
+        parts.append(f"Also advise: {'; '.join(advice_only)}.")
+    return " ".join(parts)
+
+
+def _why_line(plan: Plan) -> str:
+    """Line 2: the lead rule's criterion with the date it was met, and any caution about its basis."""
+    lead = plan.lead
+    spec = lead.rule.spec
+    text = f"Why: {spec.title}"
+    if lead.basis == "episode" and lead.rule.recovery is None:
+        text += f", met on {fmt_date(lead.since)}: permanent, a later improvement does not lift it"
+    elif lead.basis == "episode":
+        text += f", held since {fmt_date(lead.since)}: the recovery criterion is not met yet"
+    elif lead.basis != "resumed" and (when := _latest_date(lead)):
+        text += f" (as of {when})"
+    parts = [_sentence(text)]
     actor = plan.actor
-    if not lead.rule.spec.verified and actor is not None:
-        lines.append(
-            "  Not confirmed in the sources held here: the order change offered is the one of the"
+    if not spec.verified and actor is not None:
+        parts.append(
+            "Not confirmed in the sources held here: the order change offered is the one of the"
             f" confirmed rule `{actor.rule.spec.id}` ({actor.note or 'also met'}), never less."
         )
-    elif not lead.rule.spec.verified:
-        lines.append(
-            "  Not confirmed in the sources held here: no order change is suggested"
+    elif not spec.verified:
+        parts.append(
+            "Not confirmed in the sources held here: no order change is suggested"
             " (follow the prescribing information or the protocol)."
         )
-    elif lead.decision in ("withhold", "resume-reduced") and lead.rule.spec.resume and not spec.dose_ladder:
-        lines.append("  Dose changes per the prescribing information: dose levels not confirmed here.")
+    for other in _also_holding(plan):
+        parts.append(f"Also met: {other.rule.spec.title}: {_what(other, False)}.")
     if lead.outcome.assumed:
-        lines.append(
-            "  Not confirmed: a value was judged against a default reference range,"
-            " so no order change is suggested:"
+        parts.append(
+            "Not confirmed: judged against a default reference range, so no order change is suggested"
+            f" ({'; '.join(lead.outcome.assumed)})."
         )
-        lines += [f"  - {a}" for a in lead.outcome.assumed]
-    lines.append("")
-    others = [f for f in plan.fired if f is not lead]
-    if others:
-        lines += ["Also found (listed as evidence):", *[_finding_line(f) for f in others]]
-        lines += [f"  {f.rule.spec.advice}" for f in others if f.rule.spec.advice]
-        lines.append("")
-    episodes = [f for f in plan.fired if f.basis == "episode" and (f.outcome.missing or f.outcome.checks)]
-    if episodes:
-        lines.append("Recovery not shown yet (a later value must show it):")
-        lines += [f"- {m}" for f in episodes for m in (*f.outcome.missing, *f.outcome.checks)]
-        lines.append("")
-    checks = [c for f in plan.pending for c in f.outcome.checks] + [
-        c for f in plan.fired for c in f.rule.spec.checks
+    return " ".join(parts)
+
+
+def _check_line(plan: Plan) -> str | None:
+    """Line 3: the deciding check (unrecorded qualifiers) and what each answer would decide."""
+    lead = plan.lead
+    checks = [
+        *(c for f in plan.pending for c in f.outcome.checks),
+        *(lead.outcome.checks if lead.basis == "episode" else ()),
+        *(c for f in plan.fired for c in f.rule.spec.checks),
     ]
+    listed = "; ".join(dict.fromkeys(checks))
     if plan.alternatives:
         shared = "the action above holds either way" if plan.fired else "no action is shared by the answers"
-        lines.append(f"Deciding check (not recorded; {shared}):")
-        lines += [f"- {c}" for c in dict.fromkeys(checks)]
-        lines += [f"  - if {a.when}: {_finding_line(a.finding)[2:]}" for a in plan.alternatives]
-        lines.append("")
-    elif plan.pending or checks:
-        lines.append("Check (not recorded, so no branch was picked):")
-        lines += [f"- {c}" for c in dict.fromkeys(checks)]
-        lines += [f"  - if confirmed: {_finding_line(f)[2:]}" for f in plan.pending]
-        lines.append("")
+        branches = "; ".join(f"if {a.when}: {_what(a.finding, False)}" for a in plan.alternatives)
+        return f"Deciding check (not recorded; {shared}): {listed}; {branches}."
+    if plan.pending:
+        branches = "; ".join(f"if confirmed: {_what(f, False)}" for f in plan.pending)
+        return f"Check (not recorded, so no branch was picked): {listed}; {branches}."
+    return f"Check: {listed}." if listed else None
+
+
+def _also_holding(plan: Plan) -> list[Finding]:
+    """Other fired findings that hold the drug for another toxicity while the lead does not stop it for
+    good: each has its own criterion to meet before a restart, so the card names it. Findings on the
+    same toxicity are subsumed by the lead and left to the timeline."""
+    lead = plan.lead
+    if not plan.fired or info(lead.decision).permanent:
+        return []
+    terms = set(lead.outcome.terms)
+    return [
+        f
+        for f in plan.fired
+        if f is not lead and not terms & set(f.outcome.terms) and info(f.decision).action in ("hold", "stop")
+    ]
+
+
+def _shown(plan: Plan) -> tuple[Finding, ...]:
+    """The findings that drove the card: the lead, the confirmed rule acting for it, other holds, the
+    open branches."""
+    found = [plan.lead, *_also_holding(plan)]
+    if plan.actor is not None:
+        found.append(plan.actor)
+    found += [*plan.pending, *(a.finding for a in plan.alternatives)]
+    return tuple({id(f): f for f in found}.values())
+
+
+_GRADE_ONLY = re.compile(r"^grade \d+ \([^)]*\)$")  # "grade 3 (ctcae-grade extension)": the grade says it
+
+
+def _evidence_line(row: Row) -> str:
+    """One evidence row in a line: what, value (and ULN multiple), date, and the record it comes from."""
+    what = row.term or row.observation
+    if row.grade is not None:
+        what += f" grade {row.grade}"
+    value = "" if _GRADE_ONLY.match(row.value) else row.value
+    if row.multiple:
+        value = f"{value} ({row.multiple})" if value else row.multiple
+    text = f"- {what}" + (f": {value}" if value else "")
+    if row.date and row.date != "?":
+        text += f" on {row.date}"
+    return text.replace("\n", " ") + f" ({row.observation})"
+
+
+def _evidence(plan: Plan) -> list[str]:
+    rows = list(dict.fromkeys(r for f in _shown(plan) for r in f.outcome.rows))
+    if not rows:
+        return []
+    versions = list(dict.fromkeys(r.version for r in rows if r.version))
+    heading = f"Evidence (CTCAE {', '.join(versions)}):" if versions else "Evidence:"
+    return [heading, *(_evidence_line(r) for r in rows)]
+
+
+def _short_name(item: str) -> str:
+    """What a missing item is about, in a word ("alt (no value; needed for ...)" -> "ALT")."""
+    found = _MISSING.match(item)
+    subject = found["subject"] if found else item.split(" (")[0]
+    return subject.upper() if len(subject) <= 3 else subject
+
+
+def _missing(plan: Plan) -> list[str]:
+    """Data missing for this decision in full; other rules not checked by name only (one line each)."""
+    relevant = list(dict.fromkeys(m for f in _shown(plan) for m in f.outcome.missing))
+    lines: list[str] = []
+    if relevant:
+        lines.append("Missing: " + "; ".join(line[2:] for line in missing_lines(relevant)) + ".")
+    others = [m for m in plan.missing if m not in relevant]
+    if others:
+        names = ", ".join(dict.fromkeys(_short_name(m) for m in others))
+        lines.append(f"Not checked, data missing: {names}.")
+    return lines
+
+
+def _link(label: str, url: str) -> str:
+    """A Markdown link; brackets and parentheses escaped so the label and URL stay intact."""
+    text = label.replace("[", "\\[").replace("]", "\\]")
+    target = url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+    return f"[{text}]({target})"
+
+
+def _source_line(plan: Plan, rule_ids: Sequence[str]) -> str:
+    """One line: the lead rule's source (label and link) and the ids of the rules on the card."""
+    ref = plan.knowledge.spec.references[plan.lead.rule.spec.source]
+    mark = "" if ref.verified else " (not confirmed)"
+    ids = ", ".join(f"`{r}`" for r in rule_ids)
+    return f"Source: {_link(ref.label, ref.url)}{mark}; rule{'s' if len(rule_ids) > 1 else ''} {ids}."
+
+
+def _detail(plan: Plan, request: EvaluationRequest, rule_ids: Sequence[str]) -> str:
+    """What and why in at most three lines, the evidence rows that drove it, one source line.
+
+    Protocol steps, other findings, every source and the full record are in the suggestions, their
+    orders and the Toxicity timeline (the card's SMART link).
+    """
+    lines = [_what_line(plan), _why_line(plan)]
+    if (check := _check_line(plan)) is not None:
+        lines.append(check)
+    lines = [line + "  " for line in lines[:-1]] + lines[-1:]  # hard line breaks in Markdown
     if plan.category == "monitor":
-        lines += _schedule(plan, request)
-    wanted = {item for f in plan.fired for item in f.rule.spec.suggest}
-    advice = [p for p in spec.prophylaxis if p.id in wanted]
-    if advice:
-        lines.append("Supportive care:")
-        lines += [f"- {p.display}: {p.instructions}" for p in advice]
-        lines.append("")
-    rows = [r for f in (*plan.fired, *plan.pending) for r in f.outcome.rows]
-    if rows:
-        lines += ["Evidence:", "", *_table(rows), ""]
-    protocols = [p for p in spec.desensitization if any(f.rule.spec.protocols for f in plan.fired)]
-    if protocols and plan.decision == "desensitize":
-        # Offered protocols are alternatives; a published failure is evidence, never a choice.
-        for heading, group in (
-            ("Published desensitization protocols (alternatives):", [p for p in protocols if p.offer]),
-            ("Published failure (evidence, not offered):", [p for p in protocols if not p.offer]),
-        ):
-            if not group:
-                continue
-            lines.append(heading)
-            for p in group:
-                extra = "; ".join(x for x in (p.setting, p.adjuncts, p.outcome) if x)
-                flag = (
-                    "" if p.verified else " (intermediate steps not confirmed: complete per the publication)"
-                )
-                lines.append(f"- {p.label}: {p.summary}{flag}" + (f" [{extra}]" if extra else ""))
-            lines.append("")
-    if plan.missing:
-        lines.append("Not checked, data missing:")
-        lines += missing_lines(plan.missing)
-        lines.append("")
+        lines += ["", *_schedule(plan, request)]
+    if evidence := _evidence(plan):
+        lines += ["", *evidence]
+    notes = _missing(plan)
     if request.unavailable:
-        lines.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
-        lines.append("")
-    # Cite what the card shows: the rules, and the supportive items, schedules and protocols listed.
-    shown = (*plan.fired, *plan.pending, *(a.finding for a in plan.alternatives))
-    refs = dict.fromkeys(f.rule.spec.source for f in shown)
-    refs.update(dict.fromkeys(p.source for p in advice))
-    if plan.category == "monitor":
-        refs.update(dict.fromkeys(m.source for m in spec.monitoring))
-    if protocols and plan.decision == "desensitize":
-        refs.update(dict.fromkeys(p.source for p in protocols))
-    lines.append("Sources:")
-    for ref_id in refs:
-        ref = spec.references[ref_id]
-        mark = "" if ref.verified else " (not confirmed)"
-        lines.append(f"- {ref.citation}{mark} <{ref.url}>")
-    lines.append(f"\nKnowledge: {spec.drug} {spec.version}.")
-    return "\n".join(lines).strip()
+        notes.append(f"Could not be obtained: {', '.join(request.unavailable)}.")
+    if notes:
+        lines += ["", *(n + "  " for n in notes[:-1]), notes[-1]]
+    lines += ["", _source_line(plan, rule_ids)]
+    return "\n".join(lines)
 
 
 def _schedule(plan: Plan, request: EvaluationRequest) -> list[str]:
@@ -271,9 +348,8 @@ def _schedule(plan: Plan, request: EvaluationRequest) -> list[str]:
     for item in plan.knowledge.spec.monitoring:
         dates = monitoring_dates(item, start.date(), request.now.date())
         shown = ", ".join(d.isoformat() for d in dates) or "none left in the schedule"
-        note = f" ({item.note})" if item.note else ""
-        lines.append(f"- {item.display}: {shown}{note}")
-    return [*lines, ""]
+        lines.append(f"- {item.display}: {shown}")
+    return lines
 
 
 def _dedupe_key(plan: Plan, rule_ids: tuple[str, ...]) -> str:
@@ -321,7 +397,7 @@ def render(plan: Plan, request: EvaluationRequest) -> RenderedCard:
         behaviour = "at-most-one" if exclusive else "any"
     card = Card(
         summary=_summary(plan, grade),
-        detail=_detail(plan, request),
+        detail=_detail(plan, request, rule_ids),
         indicator=_indicator(plan, grade),
         source=Source(
             label=ref.label,
@@ -380,12 +456,12 @@ def render_missing(plan: Plan, request: EvaluationRequest) -> RenderedCard:
     ids = sorted({m.split(" (")[0] for m in plan.missing})
     names = [n.upper() if len(n) <= 3 else n for n in ids]  # ALT, AST, CK read better than ids
     summary = f"{spec.title}: rules not checked, missing {', '.join(names)}"
-    lines = [f"**{spec.title}: data missing, these checks were not run**", ""]
+    ref = next(iter(spec.references.values()))
+    lines = ["**Rules not checked**: the data they need is missing, so nothing was decided on them.", ""]
     lines += missing_lines(plan.missing)
     if request.unavailable:
         lines += ["", f"Could not be obtained: {', '.join(request.unavailable)}."]
-    lines += ["", f"Knowledge: {spec.drug} {spec.version}."]
-    ref = next(iter(spec.references.values()))
+    lines += ["", f"Source: {_link(ref.label, ref.url)}."]
     card = Card(
         summary=summary if len(summary) < 140 else summary[:136] + "...",
         detail="\n".join(lines),

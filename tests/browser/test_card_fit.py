@@ -17,6 +17,16 @@ TIMEOUT_MS = 20_000
 PANEL_WIDTH_PX = 400  # a narrow EHR side panel
 SCREEN_HEIGHT_PX = 800  # one screen: a detail taller than this makes the clinician scroll
 SAMPLES = json.loads((SAMPLES_DIR / "index.json").read_text(encoding="utf-8"))["samples"]
+SCENARIOS = Path(__file__).resolve().parents[1] / "scenarios"
+SCENARIO_NOW = "2026-03-16T10:00:00+01:00"  # the golden scenarios' frozen clock
+# Pastes a request and the evaluation time into the preview and renders it (#cards loses its
+# data-rendered mark until the new cards are drawn).
+PASTE = """([request, now]) => {
+  document.querySelector('#cards').removeAttribute('data-rendered');
+  document.querySelector('#request').value = request;
+  document.querySelector('#now').value = now;
+  document.querySelector('#render').click();
+}"""
 
 # Measures every rendered card inside a panel of the given width: the detail's height and the card's.
 MEASURE = """(width) => {
@@ -45,11 +55,6 @@ def measure_panel(tab: Tab, server: str, sample_id: str, artifacts: Path) -> lis
     return measured
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="issue 13 item 7: card details are longer than one screen in a narrow panel until the "
-    "card-conciseness change lands (cards/render.py)",
-)
 @pytest.mark.parametrize("sample", SAMPLES, ids=[s["id"] for s in SAMPLES])
 def test_card_detail_fits_one_screen_in_a_400px_panel(
     server: str, tab: Tab, sample: dict[str, Any], artifacts: Path
@@ -60,6 +65,30 @@ def test_card_detail_fits_one_screen_in_a_400px_panel(
     assert too_tall == [], (
         f"details taller than {SCREEN_HEIGHT_PX} px at {PANEL_WIDTH_PX} px wide: {too_tall}"
     )
+
+
+def test_every_golden_scenario_card_fits_one_screen_in_a_400px_panel(
+    server: str, tab: Tab, artifacts: Path
+) -> None:
+    """Every card of every golden scenario (tests/scenarios), pasted into the preview at the scenarios'
+    clock: no detail is taller than one screen at 400 px wide."""
+    page = tab.page
+    page.goto(f"{server}/preview")
+    page.wait_for_selector("#sample option", state="attached", timeout=TIMEOUT_MS)
+    heights: list[tuple[int, str, str]] = []
+    for case in sorted(p for p in SCENARIOS.iterdir() if (p / "request.json").is_file()):
+        page.evaluate(PASTE, [(case / "request.json").read_text(encoding="utf-8"), SCENARIO_NOW])
+        page.wait_for_selector("#cards[data-rendered]", state="attached", timeout=TIMEOUT_MS)
+        heights += [(c["detail"], case.name, c["summary"]) for c in page.evaluate(MEASURE, PANEL_WIDTH_PX)]
+    tallest = max(heights)
+    request = (SCENARIOS / tallest[1] / "request.json").read_text(encoding="utf-8")
+    page.evaluate(PASTE, [request, SCENARIO_NOW])
+    page.wait_for_selector("#cards[data-rendered]", state="attached", timeout=TIMEOUT_MS)
+    page.locator("#cards").screenshot(path=str(artifacts / f"panel-{PANEL_WIDTH_PX}-golden-tallest.png"))
+    assert len({h[1] for h in heights}) >= 100, "the golden scenarios were not all rendered"
+    too_tall = [h for h in heights if h[0] > SCREEN_HEIGHT_PX]
+    assert too_tall == [], f"details taller than {SCREEN_HEIGHT_PX} px (tallest {tallest}): {too_tall}"
+    assert tab.errors == []
 
 
 def test_the_panel_measurement_lays_cards_out_at_the_panel_width(

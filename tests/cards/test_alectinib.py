@@ -57,7 +57,7 @@ def test_second_cpk_occurrence_is_treated_like_over_10x() -> None:
     patient = facts(labs=(*ck((600, 40), (150, 30), (650, 1)), *liver(30, 30, 0.5)), medications=(ON_RECORD,))
     card = only(run(request("order-select", patient, order("alectinib"))), "alectinib")
     assert card.rule_ids == ("alectinib.cpk.over-10x-or-recurrent",)
-    assert "| Observation/ck-40 |" in (card.card.detail or "")
+    assert "(Observation/ck-40)" in (card.card.detail or "")
 
 
 def test_resolved_cpk_resume_reduced_updates_the_draft() -> None:

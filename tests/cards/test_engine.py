@@ -34,7 +34,8 @@ def test_several_rules_merge_into_one_card_most_severe_first() -> None:
         "alectinib.cpk.over-10x-or-recurrent",
         "alectinib.hepatic.transaminase-over-5x",
     }
-    assert "Also found" in (card.card.detail or "")
+    # The other hold (its own criterion to meet before a restart) is named on the card.
+    assert "Also met: ALT or AST > 5 x ULN" in (card.card.detail or "")
 
 
 def test_dedupe_key_follows_content_not_id() -> None:

@@ -408,8 +408,8 @@ def test_a_reduction_at_the_lowest_level_reads_as_a_permanent_stop() -> None:
     assert card.card.summary.endswith(
         "discontinue permanently (already at the lowest dose level, 60 mg once daily)"
     )
-    lead = (card.card.detail or "").split("\n")[2]
-    assert "**discontinue permanently** (already at the lowest dose level, 60 mg once daily)" in lead
+    lead = (card.card.detail or "").split("\n")[0]
+    assert "**Discontinue permanently** (already at the lowest dose level, 60 mg once daily)" in lead
     assert " until " not in lead.split("**")[-1] and "resume" not in lead.split("**")[-1]
     assert "Resume at the next lower dose" not in (card.card.detail or "")
 

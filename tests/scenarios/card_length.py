@@ -15,6 +15,10 @@ from pathlib import Path
 from typing import Any
 
 HERE = Path(__file__).parent
+# The most a golden card's detail may hold (docs/knowledge.md, "Card shape"): the longest detail is
+# 1,100 characters / 11 lines and renders 654 px tall in a 400 px panel, one screen being 800 px.
+BUDGET_CHARACTERS = 1200
+BUDGET_LINES = 12
 # The scenarios' frozen clock (tests/scenarios/test_scenarios.py): 16 March 2026 10:00 CET.
 NOW = datetime(2026, 3, 16, 10, 0, tzinfo=timezone(timedelta(hours=1)))
 
@@ -73,6 +77,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"{len(lengths)} cards in {cases} scenarios")
     print(f"longest detail: {by_chars.characters} characters, {by_chars.lines} lines ({by_chars.case})")
     print(f"most lines:     {by_lines.lines} lines, {by_lines.characters} characters ({by_lines.case})")
+    print(f"budget:         {BUDGET_CHARACTERS} characters, {BUDGET_LINES} lines")
     if args.all:
         for item in sorted(lengths, key=lambda d: -d.characters):
             print(f"{item.characters:6d} {item.lines:4d}  {item.case}: {item.summary[:70]}")

@@ -3,9 +3,10 @@
 `expected.toml` fields: `description`, `hook`, optional `absent_rules`, optional `monitoring` (true: the
 monitoring card is pinned too, so when none is listed none may appear), and `[[cards]]` with `drug`,
 `rule` (the card's source.topic code), `decision`, `indicator`, `summary`/`detail` fragments,
-`rules` (further rule ids named on the card), `actions` ("<type> <ResourceType>[/<id>] [key=value]
-[xN]": some suggestion holds N such actions; [] means no actions), `dose` ([mg, times a day] of an
-update) and `suggestions` (how many).
+`labels`/`descriptions` fragments (of some suggestion label / action description: where protocol and
+order text lives, the detail staying short), `rules` (further rule ids named on the card), `actions`
+("<type> <ResourceType>[/<id>] [key=value] [xN]": some suggestion holds N such actions; [] means no
+actions), `dose` ([mg, times a day] of an update) and `suggestions` (how many).
 """
 
 from __future__ import annotations
@@ -99,6 +100,12 @@ def _check_card(card: dict[str, Any], want: dict[str, Any]) -> None:
         assert f"`{rule}`" in detail, rule
     suggestions = card.get("suggestions", [])
     actions = [a for s in suggestions for a in s.get("actions", [])]
+    labels = [s["label"] for s in suggestions]
+    descriptions = [a["description"] for a in actions]
+    for fragment in want.get("labels", ()):
+        assert any(fragment in label for label in labels), (fragment, labels)
+    for fragment in want.get("descriptions", ()):
+        assert any(fragment in text for text in descriptions), (fragment, descriptions)
     for action in actions:
         if action.get("resource"):
             _validate(action["resource"])
