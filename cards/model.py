@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SerializerFunctionWrapHandler, model_serializer
 
 from terminology.model import MedicationOrder, PatientFacts
 
 __all__ = [
+    "ALL_HOOKS",
+    "ORDER_HOOKS",
     "Action",
     "AppLinks",
     "Card",
@@ -24,7 +26,10 @@ __all__ = [
     "Suggestion",
 ]
 
+# The hooks this service answers, written once: knowledge files, the engine and discovery use these.
 Hook = Literal["order-select", "order-sign", "patient-view"]
+ALL_HOOKS: tuple[Hook, ...] = get_args(Hook)
+ORDER_HOOKS: tuple[Hook, ...] = ("order-select", "order-sign")  # the hooks that carry draft orders
 
 
 _EMPTY: tuple[Any, ...] = (None, "", [], {}, ())

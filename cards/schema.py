@@ -7,9 +7,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from cards.decisions import DECISIONS, Decision
+from cards.model import ALL_HOOKS, Hook
 
 __all__ = [
-    "ALL_HOOKS",
     "DECISIONS",
     "ChangeEntry",
     "CoMedication",
@@ -31,9 +31,6 @@ __all__ = [
     "RuleSpec",
     "StartingRegimen",
 ]
-
-HookName = Literal["order-select", "order-sign", "patient-view"]
-ALL_HOOKS: tuple[HookName, ...] = ("order-select", "order-sign", "patient-view")
 
 
 class _Strict(BaseModel):
@@ -113,7 +110,7 @@ class RuleSpec(_Strict):
     decision: Decision
     source: str  # reference id
     verified: bool = True
-    hooks: tuple[HookName, ...] = ALL_HOOKS
+    hooks: tuple[Hook, ...] = ALL_HOOKS
     until: str | None = None  # withhold: when it may be resumed, e.g. "CPK <= 2.5 x ULN"
     # The recovery criterion as a condition: once the rule has fired, the episode stays open (the
     # decision holds) until this is met on a later value, e.g. { lab = "ck", of = "uln", le = 2.5 }.

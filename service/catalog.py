@@ -11,11 +11,12 @@ from string import Template
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
+from cards.model import ALL_HOOKS
 from service.errors import ConfigurationError, UnknownService
 
 __all__ = ["KNOWLEDGE_VERSION_EXTENSION", "Catalog", "ServiceDefinition", "load_catalog"]
 
-_HOOKS = frozenset({"order-select", "order-sign", "patient-view"})
+_HOOKS = frozenset(ALL_HOOKS)
 # Discovery extension carrying the knowledge version. CDS Hooks extensions are keyed by namespaced
 # (reverse-domain) names; the service's `version` field belongs to the specification (3.0: the
 # service's own version), not to the clinical content, so the knowledge version lives here.

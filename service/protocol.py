@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from cards.model import ORDER_HOOKS
 from service.catalog import ServiceDefinition
 from service.errors import MalformedRequest, field_path
 from service.fhir_models import invalid_field
@@ -206,7 +207,7 @@ def parse_call(body: Any, service: ServiceDefinition) -> HookCall:
     drafts: tuple[Mapping[str, Any], ...] = ()
     full_urls: dict[str, Mapping[str, Any]] = {}
     selections: tuple[str, ...] = ()
-    if service.hook in ("order-select", "order-sign"):
+    if service.hook in ORDER_HOOKS:
         key = next((k for k in ("draftOrders", "medications", "orders") if k in context), "draftOrders")
         raw = context.get(key)
         if raw is None:

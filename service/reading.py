@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from cards.loader import KnowledgeBase
+from cards.model import ORDER_HOOKS
 from service.gathering import MONITORING_KEYS, Gathered, draft_medications
 from service.protocol import HookCall
 from terminology.facts import build_facts
@@ -48,7 +49,7 @@ def no_covered_draft(call: HookCall, knowledge: KnowledgeBase) -> bool:
     A draft whose medicationReference points outside the request cannot be told apart without a
     fetch, so it counts as possibly covered (the normal path runs and fetches it).
     """
-    if call.service.hook not in ("order-select", "order-sign"):
+    if call.service.hook not in ORDER_HOOKS:
         return False
     drugs = knowledge.drug_identities()
     therapies = {d.drug for d in drugs if d.role == "therapy"}
