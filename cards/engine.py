@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from cards.conditions import analytes_of
+from cards.conditions import analytes_of, compile_condition
 from cards.context import Context, Outcome, Row, Subject, align
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
@@ -318,10 +318,15 @@ def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
     starts = _segments(ctx, rule.spec.when, moments)
     ends = (*starts[1:], len(moments))
     outcomes: dict[int, Outcome] = {}
+    guards = _guards(ctx, rule.spec.when)
 
     def at(segment: int) -> Outcome:  # the rule's outcome over one stretch (at its last moment)
         if segment not in outcomes:
-            outcomes[segment] = rule.condition(_as_of(ctx, moments[ends[segment] - 1]))
+            past = _as_of(ctx, moments[ends[segment] - 1])
+            if any(guard(past).value is False for guard in guards):
+                outcomes[segment] = Outcome(False)  # only its value is read: it neither opens nor holds
+            else:
+                outcomes[segment] = rule.condition(past)
         return outcomes[segment]
 
     for segment in range(len(starts) - 1, -1, -1):
@@ -361,6 +366,26 @@ def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
     )
     state: Literal["fired", "pending"] = "fired" if opened.value else "pending"
     return Finding(rule, outcome, state, rule.spec.decision, basis="episode", since=moments[index])
+
+
+def _guards(ctx: Context, spec: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """Lab tests directly under a rule's top-level `all`: when one is false at a moment, so is the rule.
+
+    `all` is false as soon as one part is false, and a lab test is cheap next to the rest of a
+    rule (qualifier and event scans), so the replay asks it first. Compiled once per request.
+    """
+    parts = spec.get("all")
+    if not isinstance(parts, list):
+        return ()
+    key = ("guards", id(spec))
+    found: tuple[Condition, ...] | None = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = tuple(
+            compile_condition(part)
+            for part in parts
+            if isinstance(part, Mapping) and "lab" in part and not {"all", "any", "not"} & set(part)
+        )
+    return found
 
 
 def _first_true(
