@@ -11,24 +11,27 @@ Semantics (docs/knowledge.md, "How rules combine into decisions"):
 
 from __future__ import annotations
 
+import bisect
 import itertools
-from collections.abc import Hashable, Iterator
+from collections.abc import Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from typing import Any, Literal
 
-from cards.conditions import analytes_of
+from cards.conditions import analytes_of, compile_condition
 from cards.context import Context, Outcome, Row, Subject, align, fmt_date
 from cards.decisions import category, info, rank
 from cards.dosing import describe, reduce_from, reference_order
-from cards.event_conditions import event_row
+from cards.event_conditions import _soc_terms, event_row
 from cards.findings import Alternative, Finding, Plan, protectiveness
 from cards.lab_conditions import latest_rows
 from cards.loader import CompiledRule, DrugKnowledge, KnowledgeBase
+from cards.logic import Condition
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.order_conditions import days_off
 from cards.render import render, render_missing
+from terminology.families import expand_terms
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
 
 __all__ = ["evaluate"]
@@ -164,6 +167,22 @@ def _moments(ctx: Context) -> tuple[datetime, ...]:
     return found
 
 
+def _seen_count(ctx: Context, key: Hashable, items: tuple[Any, ...], moment: datetime) -> int | None:
+    """How many of the time-sorted `items` were recorded by `moment` (a prefix), or None if unsorted."""
+    memo_key = ("times", key)
+    times: tuple[int, list[datetime]] | bool | None = ctx.memo.get(memo_key)
+    if times is None:
+        aligned = [i.effective for i in items]
+        known = [t for t in aligned if t is not None]
+        first_known = next((n for n, t in enumerate(aligned) if t is not None), len(aligned))
+        ok = known == sorted(known) and all(t is not None and t.tzinfo for t in aligned[first_known:])
+        times = ctx.memo[memo_key] = (first_known, known) if ok else False
+    if not isinstance(times, tuple) or moment.tzinfo is None:  # naive times: align() decides, value by value
+        return None
+    first_known, known = times
+    return int(first_known + bisect.bisect_right(known, moment))
+
+
 def _as_of(ctx: Context, moment: datetime) -> Context:
     """The same subject seen at `moment`: only values recorded by then, `now` = moment."""
     key = ("as-of", moment)
@@ -175,20 +194,127 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
         def seen(when: datetime | None) -> bool:
             return when is None or align(when, moment) <= moment
 
+        def prefix(kind: str, name: str, items: tuple[Any, ...]) -> tuple[Any, ...]:
+            # Time-sorted series (the usual case): the values seen by `moment` are a prefix.
+            n = _seen_count(ctx, (kind, name), items, moment)
+            return tuple(i for i in items if seen(i.effective)) if n is None else items[:n]
+
         timelines = {
             term: TermTimeline(term, events)
             for term, timeline in facts.timelines.items()
-            if (events := tuple(e for e in timeline.events if seen(e.effective)))
+            if (events := prefix("t", term, timeline.events))
         }
         labs = {
             analyte: values
             for analyte, series in facts.labs.items()
-            if (values := tuple(v for v in series if seen(v.effective)))
+            if (values := prefix("l", analyte, series))
         }
         past = replace(request, now=moment, facts=replace(facts, timelines=timelines, labs=labs))
-        cached = ctx.memo[key] = (past, {})
+        shared = ctx.memo.setdefault(("shared",), {})  # per-value results, kept across moments
+        own: dict[Hashable, Any] = {("shared",): shared}
+        cached = ctx.memo[key] = (past, own)
     later = ctx.later_events or ctx.request.facts.timelines
     return replace(ctx, request=cached[0], memo=cached[1], later_events=later)
+
+
+# Which moments a rule must be looked at. A condition reads the values of its own lab series and
+# term timelines, plus things that do not change with the moment (orders, diagnoses, the hook,
+# qualifier assumptions); it reads the moment itself only through age tests: a lab or a current
+# grade older than the drug's maximum age (stale), and `duration_days_gt` (an episode lasting
+# longer than N days). Each age test compares the moment with one value's time plus a fixed
+# delay, so its answer changes only at the first moment after that value's time plus the delay.
+# Between two consecutive "cuts" (a moment one of the rule's own values was recorded, or the
+# first moment after one of its values' time plus one of its delays) the condition sees the same
+# values and answers every age test the same way, so its outcome is the same at every moment of
+# that segment. Evaluating it once per segment therefore gives exactly the outcome it would give
+# at each of the segment's moments. Conditions this reasoning does not cover (desensitization,
+# which measures gaps between orders against the moment; a node type not listed below) and time
+# stamps whose arithmetic is not plain (naive mixed with aware, or zones with daylight saving,
+# where "moment - delay" is wall-clock arithmetic) fall back to every moment.
+
+_LAB_NODE, _EVENT_NODES = "lab", ("event", "soc", "any_term")
+_TIMELESS = ("medication", "hook", "therapy", "dose")
+
+
+def _inputs(spec: Mapping[str, Any], ctx: Context) -> tuple[set[str], set[str], set[timedelta]] | None:
+    """(analytes, terms, delays) a condition reads; None when the segment argument does not cover it."""
+    analytes: set[str] = set()
+    terms: set[str] = set()
+    delays: set[timedelta] = set()
+    facts = ctx.request.facts
+    version = facts.ctcae_version
+
+    def walk(node: Mapping[str, Any]) -> bool:
+        for combinator in ("all", "any"):
+            if combinator in node:
+                return all(walk(child) for child in node[combinator])
+        if "not" in node:
+            return walk(node["not"])
+        if "qualifier" in node or "history" in node:  # recorded qualifiers and history: no age test
+            terms.update(expand_terms(tuple(node.get("event", ())), version))
+            return True
+        if _LAB_NODE in node:
+            analytes.add(str(node[_LAB_NODE]))
+            delays.add(timedelta(days=ctx.lab_max_age_days))
+            return True
+        if any(k in node for k in _TIMELESS):
+            return True
+        if any(k in node for k in _EVENT_NODES):
+            if node.get("any_term"):
+                terms.update(facts.timelines)
+            terms.update(expand_terms(tuple(node.get("event", ())), version))
+            for soc in node.get("soc", ()):
+                terms.update(_soc_terms(version, soc))
+            delays.add(timedelta(days=ctx.event_max_age_days))
+            if node.get("duration_days_gt") is not None:
+                delays.add(timedelta(days=float(node["duration_days_gt"])))
+            return True
+        return False  # desensitization, or a node this argument does not know
+
+    return (analytes, terms, delays) if walk(spec) else None
+
+
+def _plain(moment: datetime, aware: bool) -> bool:
+    """Comparisons and arithmetic on this time are absolute: same awareness as now, fixed offset."""
+    if moment.tzinfo is None:
+        return not aware
+    return aware and type(moment.tzinfo) is timezone
+
+
+def _segments(ctx: Context, spec: Mapping[str, Any], moments: tuple[datetime, ...]) -> tuple[int, ...]:
+    """Start indices (into `moments`) of the stretches over which the condition's outcome is constant."""
+    key = ("segments", id(spec), ctx.lab_max_age_days, ctx.event_max_age_days, len(moments))
+    found: tuple[int, ...] | None = ctx.memo.get(key)
+    if found is not None:
+        return found
+    every = tuple(range(len(moments)))
+    inputs = _inputs(spec, ctx)
+    aware = ctx.request.now.tzinfo is not None
+    plain = ctx.memo.get(("plain", len(moments)))
+    if plain is None:
+        plain = ctx.memo[("plain", len(moments))] = all(_plain(m, aware) for m in (ctx.request.now, *moments))
+    if inputs is None or not plain:
+        found = ctx.memo[key] = every
+        return found
+    analytes, terms, delays = inputs
+    facts = ctx.request.facts
+    times = [v.effective for a in analytes for v in facts.labs.get(a, ())]
+    times += [e.effective for t in terms if (timeline := facts.timelines.get(t)) for e in timeline.events]
+    cuts = {0}
+    for when in times:
+        if when is None:
+            continue  # seen at every moment
+        if not _plain(when, aware):
+            found = ctx.memo[key] = every
+            return found
+        cuts.add(bisect.bisect_left(moments, when))
+        for delay in delays:
+            try:
+                cuts.add(bisect.bisect_right(moments, when + delay))
+            except OverflowError:  # beyond any date: that age test never changes its answer
+                continue
+    found = ctx.memo[key] = tuple(sorted(c for c in cuts if c < len(moments)))
+    return found
 
 
 def permanent(rule: CompiledRule) -> bool:
@@ -196,26 +322,56 @@ def permanent(rule: CompiledRule) -> bool:
     return rule.recovery is None and info(rule.spec.decision).permanent
 
 
+def _opens(outcome: Outcome) -> bool:
+    """The rule fired (or fired but for a qualifier nobody recorded) at that moment."""
+    return outcome.value is True or (
+        outcome.value is None and bool(outcome.open) and outcome.trigger and not outcome.missing
+    )
+
+
 def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     """The rule fired on an earlier value and its recovery criterion has not been met since.
 
     Pending (a check) when the earlier value met the rule except for a qualifier nobody recorded.
+    Memoised per rule, subject and assumed qualifiers (branches re-run the same rules).
     """
     if rule.recovery is None and not permanent(rule):
         return None
-    moments = [m for m in _moments(ctx) if m < ctx.request.now]
-    for index in range(len(moments) - 1, -1, -1):
-        opened = rule.condition(_as_of(ctx, moments[index]))
-        if opened.value is True or (
-            opened.value is None and opened.open and opened.trigger and not opened.missing
-        ):
+    key = ("episode", id(rule), id(ctx.subject), tuple(sorted(ctx.assume.items())))
+    found: tuple[Subject, Finding | None] | None = ctx.memo.get(key)
+    if found is None or found[0] is not ctx.subject:
+        found = ctx.memo[key] = (ctx.subject, _replay(rule, ctx))
+    return found[1]
+
+
+def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
+    """`_episode` worked out: the rule at each earlier moment, one evaluation per constant stretch."""
+    everything = _moments(ctx)
+    moments = everything[: bisect.bisect_left(everything, ctx.request.now)]
+    starts = _segments(ctx, rule.spec.when, moments)
+    ends = (*starts[1:], len(moments))
+    outcomes: dict[int, Outcome] = {}
+    guards = _guards(ctx, rule.spec.when)
+
+    def at(segment: int) -> Outcome:  # the rule's outcome over one stretch (at its last moment)
+        if segment not in outcomes:
+            past = _as_of(ctx, moments[ends[segment] - 1])
+            if any(guard(past).value is False for guard in guards):
+                outcomes[segment] = Outcome(False)  # only its value is read: it neither opens nor holds
+            else:
+                outcomes[segment] = rule.condition(past)
+        return outcomes[segment]
+
+    for segment in range(len(starts) - 1, -1, -1):
+        opened = at(segment)
+        if _opens(opened):
             break
     else:
         return None
-    later = moments[index + 1 :]
+    index = ends[segment] - 1  # the last earlier moment at which the rule fired
     # Only a later value that answers the rule's own question (it no longer fires) makes an
     # episode; when nothing later decides it (out of date, missing), the rule itself says so.
-    if not any(rule.condition(_as_of(ctx, m)).value is False for m in later):
+    if not any(at(s).value is False for s in range(segment + 1, len(starts))):
         return None
     timelines = ctx.request.facts.timelines
     now_rows = latest_rows(ctx, sorted(analytes_of(rule.spec.when))) + tuple(
@@ -224,8 +380,8 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
     current = Outcome(False)
     recovered: datetime | None = None
     relapsed = False
-    if rule.recovery is not None:
-        recovered = next((m for m in later if rule.recovery(_as_of(ctx, m)).value is True), None)
+    if rule.recovery is not None and rule.spec.recovery is not None:
+        recovered = _first_true(rule.recovery, ctx, rule.spec.recovery, moments, index + 1)
         current = rule.recovery(ctx)
         if recovered is None and current.value is True:
             recovered = ctx.request.now
@@ -268,6 +424,44 @@ def _restarted(ctx: Context, recovered: datetime) -> bool:
         for m in ctx.request.facts.medications
         if m.drug and m.drug.drug == ctx.subject.drug
     )
+
+
+def _guards(ctx: Context, spec: Mapping[str, Any]) -> tuple[Condition, ...]:
+    """Lab tests directly under a rule's top-level `all`: when one is false at a moment, so is the rule.
+
+    `all` is false as soon as one part is false, and a lab test is cheap next to the rest of a
+    rule (qualifier and event scans), so the replay asks it first. Compiled once per request.
+    """
+    parts = spec.get("all")
+    if not isinstance(parts, list):
+        return ()
+    key = ("guards", id(spec))
+    found: tuple[Condition, ...] | None = ctx.memo.get(key)
+    if found is None:
+        found = ctx.memo[key] = tuple(
+            compile_condition(part)
+            for part in parts
+            if isinstance(part, Mapping) and "lab" in part and not {"all", "any", "not"} & set(part)
+        )
+    return found
+
+
+def _first_true(
+    condition: Condition,
+    ctx: Context,
+    spec: Mapping[str, Any],
+    moments: tuple[datetime, ...],
+    after: int,
+) -> datetime | None:
+    """The first of `moments[after:]` at which `condition` is true (one evaluation per constant stretch)."""
+    starts = _segments(ctx, spec, moments)
+    ends = (*starts[1:], len(moments))
+    for start, end in zip(starts, ends, strict=True):
+        if end <= after:
+            continue
+        if condition(_as_of(ctx, moments[end - 1])).value is True:
+            return moments[max(start, after)]
+    return None
 
 
 def _resumed(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Mapping, Sequence
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -66,12 +66,21 @@ def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...
     found: tuple[Decimal | None, ...] | None = ctx.memo.get(key)
     if found is None:
         series = ctx.request.facts.labs.get(analyte, ())
-        if of == "value":
-            found = tuple(exact(lab.value) for lab in series)
-        elif of == "uln":
-            found = tuple(ratio(lab.value, lab.uln) for lab in series)
+        # The patient as of an earlier moment (cards.engine) sees a prefix of the same series: its
+        # multiples are a prefix of the ones already worked out (each depends on its own value only).
+        shared: dict[Hashable, Any] | None = ctx.memo.get(("shared",))
+        whole = shared.get(key) if shared is not None else None
+        if whole is not None and whole[0][: len(series)] == series:
+            found = whole[1][: len(series)]
         else:
-            found = tuple(ratio(lab.value, lab.baseline) for lab in series)
+            if of == "value":
+                found = tuple(exact(lab.value) for lab in series)
+            elif of == "uln":
+                found = tuple(ratio(lab.value, lab.uln) for lab in series)
+            else:
+                found = tuple(ratio(lab.value, lab.baseline) for lab in series)
+            if shared is not None and (whole is None or len(series) > len(whole[0])):
+                shared[key] = (series, found)
         ctx.memo[key] = found
     return found
 

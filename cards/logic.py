@@ -29,9 +29,19 @@ _READ = DecimalContext(prec=12)
 _RATIO = DecimalContext(prec=28)
 
 
+_EXACT: dict[float, Decimal] = {}  # thresholds and values met again and again, read once each
+
+
 def exact(number: float | Decimal) -> Decimal:
     """A number as the decimal it was written as (12 significant digits)."""
-    return number if isinstance(number, Decimal) else _READ.create_decimal(repr(float(number)))
+    if isinstance(number, Decimal):
+        return number
+    found = _EXACT.get(number)
+    if found is None:
+        found = _READ.create_decimal(repr(float(number)))
+        if number and number == number and len(_EXACT) < 4096:  # not 0.0/-0.0 (one key, two signs), not NaN
+            _EXACT[number] = found
+    return found
 
 
 def ratio(value: float, reference: float | None) -> Decimal | None:
