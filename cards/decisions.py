@@ -23,6 +23,7 @@ Decision = Literal[
     "contraindicated",
     "discontinue",
     "withhold",
+    "decide-per-protocol",
     "resume-reduced",
     "desensitize",
     "switch-agent",
@@ -70,6 +71,14 @@ _TABLE: tuple[tuple[str, str, str, Category, ActionKind, frozenset[str]], ...] =
     ),
     ("discontinue", "discontinue permanently", "critical", "management", "stop", frozenset({"permanent"})),
     ("withhold", "withhold", "warning", "management", "hold", frozenset()),
+    (
+        "decide-per-protocol",
+        "decide rechallenge or discontinuation per the protocol",
+        "warning",
+        "management",
+        "none",
+        frozenset({"resumes"}),
+    ),
     ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce", frozenset({"resumes"})),
     (
         "desensitize",
