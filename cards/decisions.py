@@ -23,8 +23,8 @@ Decision = Literal[
     "contraindicated",
     "discontinue",
     "withhold",
-    "decide-per-protocol",
     "resume-reduced",
+    "decide-per-protocol",
     "desensitize",
     "switch-agent",
     "dose-range",
@@ -71,6 +71,7 @@ _TABLE: tuple[tuple[str, str, str, Category, ActionKind, frozenset[str]], ...] =
     ),
     ("discontinue", "discontinue permanently", "critical", "management", "stop", frozenset({"permanent"})),
     ("withhold", "withhold", "warning", "management", "hold", frozenset()),
+    ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce", frozenset({"resumes"})),
     (
         "decide-per-protocol",
         "decide rechallenge or discontinuation per the protocol",
@@ -79,7 +80,6 @@ _TABLE: tuple[tuple[str, str, str, Category, ActionKind, frozenset[str]], ...] =
         "none",
         frozenset({"resumes"}),
     ),
-    ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce", frozenset({"resumes"})),
     (
         "desensitize",
         "rechallenge only by desensitization",
