@@ -83,7 +83,8 @@ def _turned_permanent(finding: Finding) -> bool:
 def _summary_parts(plan: Plan, grade: int | None, level: int) -> tuple[str, str]:
     """(what happened, what to do) for the summary; a higher `level` words both more briefly:
     1 leaves the recovery criterion and the branch's event to the detail, 2 names the deciding
-    condition by its short label, 3 drops parenthetical remarks from the decision."""
+    condition by its short label, 3 drops parenthetical remarks from the decision, 4 leaves the date
+    of an earlier episode to the detail."""
     short = level >= 1
     lead = plan.lead
     title = plan.knowledge.spec.title
@@ -93,6 +94,8 @@ def _summary_parts(plan: Plan, grade: int | None, level: int) -> tuple[str, str]
         words = re.sub(r" \([^()]*\)", "", words)
     if plan.decision == "check" and lead.outcome.stale is not None:  # the grade is out of date
         event += f" last recorded {fmt_date(lead.outcome.stale)}"
+    if level >= 4:
+        event = re.sub(r" on \d{4}-\d{2}-\d{2}", "", event)
     return event, words
 
 
@@ -141,7 +144,7 @@ def _summary(plan: Plan, grade: int | None) -> str:
     """At most 139 characters, worded more briefly until it fits (the recovery criterion and remarks
     are left to the detail, the condition named by its short label). The decision and its condition
     are never cut: when even the briefest wording is too long, what happened is shortened at a word."""
-    for level in range(4):
+    for level in range(5):
         event, words = _summary_parts(plan, grade, level)
         text = f"{event}: {words}"
         if len(text) <= _SUMMARY_MAX:

@@ -10,7 +10,7 @@ from cards.model import RenderedCard
 from cards.qualifier_labels import LABELLED, branch_words, qualifier_label
 from terminology.recorded import QUALIFIERS
 from tests.cards.builders import days_ago, event, facts, lab, order, request
-from tests.cards.helpers import only, run
+from tests.cards.helpers import knowledge, only, run
 from tests.cards.knowledge_walk import qualifiers
 from tests.cards.test_monotonicity import answer, cards_for
 
@@ -87,7 +87,8 @@ def test_a_summary_too_long_is_worded_briefly_never_cut_in_the_decision_or_condi
     for card in cards:
         summary = card.card.summary
         assert len(summary) <= 139
-        assert not summary.endswith("..."), summary
+        assert "..." not in summary, summary
+        assert "recovered" in summary and "resume at a reduced dose" in summary, summary
         if "if " in summary:
             condition = summary.rsplit("if ", 1)[1]
             assert condition in (
@@ -152,3 +153,13 @@ def test_data_not_checked_is_named_by_the_analyte_display_name() -> None:
     req = request("order-sign", facts(labs=(alt,)), order("alectinib"))
     details = "\n".join(c.card.detail for c in run(req) if c.drug == "alectinib")
     assert "Creatine kinase" in details and ": CK" not in details and "ck," not in details
+
+
+def test_every_unconfirmed_hold_with_a_recovery_says_how_to_resume() -> None:
+    """Without a `resume`, a recovered unconfirmed episode would fall silent on a restart and read less
+    cautious than the confirmed lower-grade rule (B): each one names its resumption."""
+    for drug in knowledge().drugs.values():
+        for rule in drug.rules:
+            spec = rule.spec
+            if not spec.verified and spec.recovery is not None and spec.decision == "withhold":
+                assert spec.resume is not None, spec.id
