@@ -24,6 +24,7 @@ Decision = Literal[
     "discontinue",
     "withhold",
     "resume-reduced",
+    "decide-per-protocol",
     "desensitize",
     "switch-agent",
     "dose-range",
@@ -71,6 +72,14 @@ _TABLE: tuple[tuple[str, str, str, Category, ActionKind, frozenset[str]], ...] =
     ("discontinue", "discontinue permanently", "critical", "management", "stop", frozenset({"permanent"})),
     ("withhold", "withhold", "warning", "management", "hold", frozenset()),
     ("resume-reduced", "resume at a reduced dose", "warning", "management", "reduce", frozenset({"resumes"})),
+    (
+        "decide-per-protocol",
+        "decide rechallenge or discontinuation per the protocol",
+        "warning",
+        "management",
+        "none",
+        frozenset({"resumes"}),
+    ),
     (
         "desensitize",
         "rechallenge only by desensitization",

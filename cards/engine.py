@@ -30,6 +30,7 @@ from cards.logic import Condition
 from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.order_conditions import days_off
+from cards.qualifier_labels import branch_words
 from cards.render import render, render_missing
 from terminology.families import expand_terms
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
@@ -46,6 +47,7 @@ _RESUMPTION = {
     "same-or-reduced": "resume-same",
     "reduced": "resume-reduced",
     "reduced-or-discontinue": "resume-reduced",
+    "per-protocol": "decide-per-protocol",
 }
 
 
@@ -533,9 +535,11 @@ def _run(knowledge: DrugKnowledge, ctx: Context, depth: int = 0) -> _Pass:
         elif finding is not None and (adjusted := _adjust(knowledge, finding, ctx)) is not None:
             found.fired.append(adjusted)
     # A file's own resume rule, when one fires, says how to resume; otherwise the episode's rule does.
-    # A hold or stop that applies now makes an earlier resumption moot.
+    # A confirmed hold or stop that applies now makes an earlier resumption moot; an unconfirmed one
+    # adds caution but never takes away the confirmed resumption (it stays the card's order change).
     if not any(
-        info(f.rule.spec.decision).resumes or rank(f.decision) >= rank("withhold") for f in found.fired
+        f.actionable and (info(f.rule.spec.decision).resumes or rank(f.decision) >= rank("withhold"))
+        for f in found.fired
     ):
         found.fired += [a for f in resumed if (a := _adjust(knowledge, f, ctx)) is not None]
     found.fired += _floor(knowledge, ctx, found.fired, depth)
@@ -589,12 +593,6 @@ def _floor(knowledge: DrugKnowledge, ctx: Context, fired: list[Finding], depth: 
 # ---------------------------------------------------------------- decisions under uncertainty
 
 
-def _branch_words(assume: dict[str, bool]) -> str:
-    return ", ".join(
-        name.replace("-", " ") if value else f"no {name.replace('-', ' ')}" for name, value in assume.items()
-    )
-
-
 def _interim(
     known: list[Finding],
     branches: list[tuple[dict[str, bool], _Pass]],
@@ -615,19 +613,24 @@ def _interim(
         least = min((top for _, top in tops if top is not None), key=protectiveness)
         interim.insert(0, replace(least, note="whichever way the check is answered"))
     floor = rank(interim[0].decision) if interim else 0
-    grouped: dict[tuple[str, str], list[str]] = {}
+    grouped: dict[tuple[str, str], list[tuple[str, str]]] = {}
     chosen: dict[tuple[str, str], Finding] = {}
     for assume, top in tops:
         if top is None or rank(top.decision) <= floor:
             continue
         key = (top.rule.spec.id, top.decision)
         names = relevant.get(top.rule.spec.id) or tuple(assume)
-        words = _branch_words({k: v for k, v in assume.items() if k in names})
+        branch = {k: v for k, v in assume.items() if k in names}
+        words = (branch_words(branch), branch_words(branch, short=True))
         if words not in grouped.setdefault(key, []):
             grouped[key].append(words)
         chosen.setdefault(key, top)
     alternatives = tuple(
-        Alternative(when=" or ".join(grouped[key]), finding=chosen[key])
+        Alternative(
+            when=" or ".join(w for w, _ in grouped[key]),
+            finding=chosen[key],
+            brief=" or ".join(b for _, b in grouped[key]),
+        )
         for key in sorted(grouped, key=lambda k: protectiveness(chosen[k]), reverse=True)
     )
     return interim, alternatives

@@ -9,6 +9,7 @@ from typing import Any
 
 from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import Condition, ConditionError
+from cards.qualifier_labels import qualifier_label
 from terminology.families import expand_terms, unknown_families
 from terminology.model import GradedEvent, TermTimeline
 from terminology.recorded import QUALIFIERS
@@ -246,7 +247,7 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
                 if recorded is not None:
                     row = Row(
                         event.evidence.resource,
-                        f"{name}: {'yes' if recorded else 'no'}",
+                        f"recorded: {qualifier_label(name, recorded)}",
                         term=term,
                         grade=event.grade,
                         version=event.ctcae_version,
@@ -256,7 +257,7 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
         for condition in ctx.request.facts.conditions:  # a coded diagnosis of the same concept
             recorded = dict(condition.qualifiers).get(name)
             if recorded is not None and set(condition.terms) & set(named):
-                said = f"{name}: {'yes' if recorded else 'no'}"
+                said = f"recorded: {qualifier_label(name, recorded)}"
                 row = Row(condition.resource, said, term=condition.display)
                 return Outcome(recorded == wanted, rows=(row,))
         assumed = ctx.assume.get(name)  # a branch being evaluated under uncertainty

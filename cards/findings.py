@@ -15,7 +15,14 @@ from cards.schema import DoseLevel
 __all__ = ["Alternative", "Finding", "Plan", "protectiveness"]
 
 # Among equally protective decisions, the one that resumes more cautiously leads.
-_RESUME_RANK = {None: 0, "same": 1, "same-or-reduced": 2, "reduced": 3, "reduced-or-discontinue": 4}
+_RESUME_RANK = {
+    None: 0,
+    "same": 1,
+    "same-or-reduced": 2,
+    "reduced": 3,
+    "reduced-or-discontinue": 4,
+    "per-protocol": 5,
+}
 
 
 @dataclass(frozen=True)
@@ -71,6 +78,12 @@ class Alternative:
 
     when: str  # the branch in words, e.g. "no cholestasis, no hemolysis"
     finding: Finding
+    brief: str = ""  # the same branch in the short labels, for the summary
+
+    @property
+    def short(self) -> str:
+        """The branch in the fewest words (the summary's condition)."""
+        return self.brief or self.when
 
 
 @dataclass(frozen=True)
@@ -87,9 +100,23 @@ class Plan:
 
     @property
     def lead(self) -> Finding:
-        """The most protective fired finding, else the most protective pending one."""
+        """The most protective fired finding, else the most protective pending one. Between equally
+        protective decisions on one toxicity, the current worse state leads over an earlier episode
+        (grade 3 held since 5 March, grade 4 now: the headline names grade 4; the confirmed grade 3
+        rule still gives the order change, see `actor`)."""
         pool = self.fired or self.pending
-        return max(pool, key=protectiveness)
+        best = max(pool, key=protectiveness)
+        if best.basis != "episode":
+            return best
+        worse = [
+            f
+            for f in pool
+            if f.basis == "now"
+            and rank(f.decision) == rank(best.decision)
+            and set(f.outcome.terms) & set(best.outcome.terms)
+            and max(f.outcome.grades, default=0) > max(best.outcome.grades, default=0)
+        ]
+        return max(worse, key=protectiveness) if worse else best
 
     @property
     def actor(self) -> Finding | None:

@@ -8,7 +8,7 @@ from decimal import Decimal
 from typing import Any
 
 from cards.context import Context, Outcome, Row, align, fmt_date
-from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, ratio
+from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, multiple_text, ratio
 from terminology.model import LabResult
 
 __all__ = ["lab_condition", "latest_rows"]
@@ -44,10 +44,10 @@ def latest_rows(ctx: Context, analytes: Sequence[str]) -> tuple[Row, ...]:
 
 def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     parts = []
-    if lab.x_uln is not None:
-        parts.append(f"{lab.x_uln:.1f} x ULN")
-    if lab.x_baseline is not None and (of == "baseline" or lab.analyte == "creatinine"):
-        parts.append(f"{lab.x_baseline:.1f} x baseline")
+    if lab.uln:
+        parts.append(multiple_text(lab.value, lab.uln))
+    if lab.baseline and (of == "baseline" or lab.analyte == "creatinine"):
+        parts.append(multiple_text(lab.value, lab.baseline, "baseline"))
     graded = ctx.lab_events.get(lab.resource)
     return Row(
         observation=lab.resource,

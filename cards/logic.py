@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from decimal import ROUND_DOWN, Decimal
 from decimal import Context as DecimalContext
-from decimal import Decimal
 
 from cards.context import Context, Outcome
 
@@ -16,6 +16,8 @@ __all__ = [
     "any_of",
     "exact",
     "merge",
+    "multiple_number",
+    "multiple_text",
     "not_of",
     "ratio",
 ]
@@ -52,6 +54,25 @@ def ratio(value: float, reference: float | None) -> Decimal | None:
 
 
 Number = float | Decimal
+
+_TENTH = Decimal("0.1")
+
+
+def multiple_number(value: float, reference: float | None) -> str:
+    """value / reference for display, never rounded across a threshold: cut to one decimal toward
+    zero, with ">" when the cut dropped digits (2001 / 200 -> "> 10.0"; 400 / 40 -> "10.0")."""
+    exact_ratio = ratio(value, reference)
+    if exact_ratio is None:
+        return ""
+    shown = exact_ratio.quantize(_TENTH, rounding=ROUND_DOWN)
+    return f"> {shown}" if shown != exact_ratio and exact_ratio > 0 else str(shown)
+
+
+def multiple_text(value: float, reference: float | None, of: str = "ULN") -> str:
+    """A multiple for card text ("> 10.0 x ULN"); empty without a reference."""
+    number = multiple_number(value, reference)
+    return f"{number} x {of}" if number else ""
+
 
 COMPARATORS: dict[str, tuple[str, Callable[[Number, Number], bool]]] = {
     "gt": (">", lambda a, b: exact(a) > exact(b)),

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from cards.context import Row, fmt_date
 from cards.decisions import info, phrase
 from cards.dosing import describe
-from cards.findings import Finding, Plan
+from cards.findings import Alternative, Finding, Plan
 from cards.model import Card, Coding, EvaluationRequest, Link, RenderedCard, Source
 from cards.schedule import monitoring_dates
 from cards.suggestions import alternatives_only, build_suggestions
@@ -32,6 +32,7 @@ _RESUME = {
     "reduced": "then resume at a reduced dose",
     "same-or-reduced": "then resume at the same or a reduced dose",
     "reduced-or-discontinue": "then resume at a reduced dose or discontinue permanently",
+    "per-protocol": "then decide rechallenge or discontinuation per the protocol (no source-specific rule)",
 }
 
 
@@ -79,29 +80,50 @@ def _turned_permanent(finding: Finding) -> bool:
     return finding.decision != finding.rule.spec.decision and info(finding.decision).permanent
 
 
-def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
+def _summary_parts(plan: Plan, grade: int | None, level: int) -> tuple[str, str]:
+    """(what happened, what to do) for the summary; a higher `level` words both more briefly:
+    1 leaves the recovery criterion and the branch's event to the detail, 2 names the deciding
+    condition by its short label, 3 drops parenthetical remarks from the decision, 4 leaves the date
+    of an earlier episode to the detail."""
+    short = level >= 1
     lead = plan.lead
     title = plan.knowledge.spec.title
-    event = _event(plan, grade, short)
+    event = f"{title}: {_event(plan, grade, short)}"
+    words = _summary_words(plan, level)
+    if level >= 3:
+        words = re.sub(r" \([^()]*\)", "", words)
+    if plan.decision == "check" and lead.outcome.stale is not None:  # the grade is out of date
+        event += f" last recorded {fmt_date(lead.outcome.stale)}"
+    if level >= 4:
+        event = re.sub(r" on \d{4}-\d{2}-\d{2}", "", event)
+    return event, words
+
+
+def _summary_words(plan: Plan, level: int) -> str:
+    lead = plan.lead
+    short = level >= 1
+
+    def condition(alternative: Alternative) -> str:
+        return alternative.short if level >= 2 else alternative.when
+
     words = phrase(plan.decision)
     if plan.decision == "check":
         words = f"check before deciding ({phrase(lead.decision)} if confirmed)"
         if plan.alternatives:
             first = plan.alternatives[0]
-            words = f"check before deciding ({phrase(first.finding.decision)} if {first.when})"
+            words = f"check before deciding ({phrase(first.finding.decision)} if {condition(first)})"
         if lead.outcome.stale is not None:  # the grade is out of date, not merely unqualified
-            event += f" last recorded {fmt_date(lead.outcome.stale)}"
             words = f"check before deciding ({phrase(lead.decision)} if still current)"
     elif plan.alternatives:
         first = plan.alternatives[0]
         other = first.finding.rule.spec.event
         about = f" ({other})" if other != lead.rule.spec.event and not short else ""
-        return f"{title}: {event}: {words} now; {phrase(first.finding.decision)} if {first.when}{about}"
+        return f"{words} now; {phrase(first.finding.decision)} if {condition(first)}{about}"
     if lead.target is not None:
         unit = plan.knowledge.spec.dose_ladder.unit if plan.knowledge.spec.dose_ladder else "mg"
-        level = describe(lead.target.dose, lead.target.per_day, unit)
+        dose = describe(lead.target.dose, lead.target.per_day, unit)
         words = (
-            f"resume at {level}" if plan.decision == "resume-reduced" else f"{words}, then resume at {level}"
+            f"resume at {dose}" if plan.decision == "resume-reduced" else f"{words}, then resume at {dose}"
         )
     elif _unconfirmed_reduction(lead):
         reduced = "resume at a reduced dose per the prescribing information"
@@ -112,15 +134,26 @@ def _summary_text(plan: Plan, grade: int | None, short: bool) -> str:
         words += f" ({lead.note})"
     elif plan.decision == "withhold" and lead.rule.spec.resume == "same":
         words += ", then resume at the same dose"
-    return f"{title}: {event}: {words}"
+    return words
+
+
+_SUMMARY_MAX = 139
 
 
 def _summary(plan: Plan, grade: int | None) -> str:
-    """At most 139 characters: the recovery criterion is left to the detail when it does not fit."""
-    text = _summary_text(plan, grade, short=False)
-    if len(text) >= 140:
-        text = _summary_text(plan, grade, short=True)
-    return text if len(text) < 140 else text[:136].rstrip() + "..."
+    """At most 139 characters, worded more briefly until it fits (the recovery criterion and remarks
+    are left to the detail, the condition named by its short label). The decision and its condition
+    are never cut: when even the briefest wording is too long, what happened is shortened at a word."""
+    for level in range(5):
+        event, words = _summary_parts(plan, grade, level)
+        text = f"{event}: {words}"
+        if len(text) <= _SUMMARY_MAX:
+            return text
+    room = _SUMMARY_MAX - len(words) - len("...: ")
+    if room >= 12:
+        cut = event[:room].rsplit(" ", 1)[0].rstrip(",:;")
+        return f"{cut}...: {words}"
+    return words[: _SUMMARY_MAX - 3].rsplit(" ", 1)[0] + "..."
 
 
 def _cap(text: str) -> str:
@@ -133,8 +166,13 @@ def _what(finding: Finding, start: bool = True) -> str:
     cap = _cap if start else str
     spec = finding.rule.spec
     note = f" ({finding.note})" if finding.note else ""
-    if finding.basis == "resumed" and spec.resume:
+    resumption = finding.basis == "resumed" or (
+        info(finding.decision).resumes and finding.decision != spec.decision
+    )
+    if resumption and spec.resume:  # the rule's own resumption, in full ("... or discontinue permanently")
         resume = cap(_RESUME[spec.resume].removeprefix("then "))
+        if finding.since is None:
+            return f"**{resume}**{note}"
         since = f"met on {fmt_date(finding.since)}, recovered since ({spec.until or 'criterion met'})"
         return f"**{resume}** ({since}){note}"
     text = f"**{cap(phrase(finding.decision))}**"
@@ -220,7 +258,13 @@ def _check_line(plan: Plan) -> str | None:
     checks = [
         *(c for f in plan.pending for c in f.outcome.checks),
         *(lead.outcome.checks if lead.basis == "episode" else ()),
-        *(c for f in plan.fired for c in f.rule.spec.checks),
+        # Checks of findings the lead subsumes (same toxicity) are answered by the lead's own
+        # conditions (a recorded qualifier): only the lead, the rule acting for it and other holds ask.
+        *(
+            c
+            for f in (lead, *_also_holding(plan), *([plan.actor] if plan.actor else []))
+            for c in f.rule.spec.checks
+        ),
     ]
     listed = "; ".join(dict.fromkeys(checks))
     if plan.alternatives:
@@ -229,7 +273,9 @@ def _check_line(plan: Plan) -> str | None:
         return f"Deciding check (not recorded; {shared}): {listed}; {branches}."
     if plan.pending:
         branches = "; ".join(f"if confirmed: {_what(f, False)}" for f in plan.pending)
-        return f"Check (not recorded, so no branch was picked): {listed}; {branches}."
+        unrecorded = any(f.outcome.open for f in plan.pending)
+        heading = "Check (not recorded, so no branch was picked)" if unrecorded else "Check"
+        return f"{heading}: {listed}; {branches}."
     return f"Check: {listed}." if listed else None
 
 
@@ -285,9 +331,12 @@ def _evidence(plan: Plan) -> list[str]:
 
 
 def _short_name(item: str) -> str:
-    """What a missing item is about, in a word ("alt (no value; needed for ...)" -> "ALT")."""
+    """What a missing item is about, by its display name ("ck (no value; ...)" -> "Creatine kinase")."""
     found = _MISSING.match(item)
     subject = found["subject"] if found else item.split(" (")[0]
+    analyte = get_analyte(subject)
+    if analyte is not None:
+        return analyte.display
     return subject.upper() if len(subject) <= 3 else subject
 
 
@@ -299,7 +348,7 @@ def _missing(plan: Plan) -> list[str]:
         lines.append("Missing: " + "; ".join(line[2:] for line in missing_lines(relevant)) + ".")
     others = [m for m in plan.missing if m not in relevant]
     if others:
-        names = ", ".join(dict.fromkeys(_short_name(m) for m in others))
+        names = "; ".join(dict.fromkeys(_short_name(m) for m in others))
         lines.append(f"Not checked, data missing: {names}.")
     return lines
 

@@ -115,7 +115,9 @@ class RuleSpec(_Strict):
     # The recovery criterion as a condition: once the rule has fired, the episode stays open (the
     # decision holds) until this is met on a later value, e.g. { lab = "ck", of = "uln", le = 2.5 }.
     recovery: dict[str, Any] | None = None
-    resume: Literal["same", "reduced", "same-or-reduced", "reduced-or-discontinue"] | None = None
+    resume: Literal["same", "reduced", "same-or-reduced", "reduced-or-discontinue", "per-protocol"] | None = (
+        None
+    )
     advice: str | None = None  # further wording for the card (Markdown)
     checks: tuple[str, ...] = ()  # what the clinician should check besides the data
     suggest: tuple[str, ...] = ()  # ids of prophylaxis/supportive items or alternative drugs to offer

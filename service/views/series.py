@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from cards.logic import multiple_number
 from service.views.bands import GradeBand, uln_bands
 from terminology.model import EventSource, GradedEvent, LabResult, PatientFacts
 
@@ -46,6 +47,7 @@ class LabPoint:
     unit: str
     received: str
     x_uln: float | None
+    x_uln_shown: str | None  # for display, never rounded across a threshold ("> 10.0")
     uln: float | None
     range_is_default: bool
     grade: int | None  # CTCAE grade terminology gave this value, if any
@@ -97,6 +99,7 @@ def _point(lab: LabResult, event: GradedEvent | None) -> LabPoint | None:
         unit=lab.unit,
         received=lab.received,
         x_uln=lab.x_uln,
+        x_uln_shown=multiple_number(lab.value, lab.uln) or None,
         uln=lab.uln,
         range_is_default=lab.range_is_default,
         grade=event.grade if event is not None else None,

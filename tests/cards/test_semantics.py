@@ -42,7 +42,12 @@ def test_the_decision_order_is_one_total_order_read_by_the_schema() -> None:
     assert actions == sorted(actions, reverse=True)
     assert phrase("discontinue") == "discontinue permanently" and phrase("check") == "check before deciding"
     assert [d for d in DECISIONS if info(d).permanent] == ["contraindicated", "discontinue"]
-    assert [d for d in DECISIONS if info(d).resumes] == ["resume-reduced", "desensitize", "resume-same"]
+    assert [d for d in DECISIONS if info(d).resumes] == [
+        "resume-reduced",
+        "decide-per-protocol",
+        "desensitize",
+        "resume-same",
+    ]
 
 
 # ---------------------------------------------------------------- decisions under uncertainty

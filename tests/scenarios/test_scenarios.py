@@ -2,7 +2,8 @@
 
 `expected.toml` fields: `description`, `hook`, optional `absent_rules`, optional `monitoring` (true: the
 monitoring card is pinned too, so when none is listed none may appear), and `[[cards]]` with `drug`,
-`rule` (the card's source.topic code), `decision`, `indicator`, `summary`/`detail` fragments,
+`rule` (the card's source.topic code), `decision`, `indicator`, `summary`/`detail` fragments
+(`detail_absent`: fragments the detail must not contain),
 `labels`/`descriptions` fragments (of some suggestion label / action description: where protocol and
 order text lives, the detail staying short), `rules` (further rule ids named on the card), `actions`
 ("<type> <ResourceType>[/<id>] [key=value] [xN]": some suggestion holds N such actions; [] means no
@@ -29,6 +30,7 @@ PHRASES = {
     "contraindicated": "contraindicated",
     "discontinue": "discontinue permanently",
     "withhold": "withhold",
+    "decide-per-protocol": "decide rechallenge or discontinuation per the protocol",
     "resume-reduced": "resume at",
     "resume-same": "resume at the same dose",
     "desensitize": "desensitization",
@@ -96,6 +98,8 @@ def _check_card(card: dict[str, Any], want: dict[str, Any]) -> None:
         assert fragment in summary, (fragment, summary)
     for fragment in want.get("detail", ()):
         assert fragment in detail, (fragment, detail)
+    for fragment in want.get("detail_absent", ()):
+        assert fragment not in detail, (fragment, detail)
     for rule in want.get("rules", ()):
         assert f"`{rule}`" in detail, rule
     suggestions = card.get("suggestions", [])

@@ -150,6 +150,8 @@ def test_lab_series_orders_analytes_grades_points_and_attaches_bands() -> None:
     ck = series[0]
     assert ck.term == "CPK increased"
     assert [(p.value, p.x_uln, p.grade) for p in ck.points] == [(150.0, 0.75, 0), (2300.0, 11.5, 4)]
+    # Shown multiples are cut toward zero, ">" when digits were dropped: never rounded onto a threshold.
+    assert [p.x_uln_shown for p in ck.points] == ["> 0.7", "11.5"]
     assert ck.undated == 1
     assert _bounds(ck.bands)[-1] == (4, 10.0, None)
     alt = series[1]

@@ -183,13 +183,15 @@
     const xs = series.points.map((p) => toSeconds(p.time));
     const ys = series.points.map((p) => (byUln ? p.x_uln : p.value));
     const yUnit = byUln ? "× ULN" : series.unit;
+    // A multiple as the server writes it (never rounded across a threshold), else the number.
+    const shown = (i) => (byUln && series.points[i].x_uln_shown ? series.points[i].x_uln_shown : fmtNum(ys[i]));
     const peak = series.points.reduce((best, p, i) => (best === null || ys[i] > ys[best] ? i : best), null);
     const latest = series.points.length - 1;
     const summary = series.points.length
       ? `${series.label}: ${series.points.length} values from ${fmtDate(series.points[0].time)} to ${fmtDate(series.points[latest].time)}; ` +
-        `peak ${fmtNum(ys[peak])} ${yUnit} on ${fmtDate(series.points[peak].time)}` +
+        `peak ${shown(peak)} ${yUnit} on ${fmtDate(series.points[peak].time)}` +
         (series.points[peak].grade !== null ? ` (grade ${series.points[peak].grade})` : "") +
-        `; latest ${fmtNum(ys[latest])} ${yUnit}.`
+        `; latest ${shown(latest)} ${yUnit}.`
       : `${series.label}: no dated values.`;
     const panel = el("div", { className: "lab", "data-analyte": series.analyte });
     panel.appendChild(el("h3", { text: `${series.label}${series.term ? " — CTCAE: " + series.term : ""}` }));
@@ -221,7 +223,7 @@
       panel.appendChild(el("p", { className: "muted", text: "Some values have no upper limit of normal: measured values are drawn and the grade bands are left out." }));
     }
     panel.appendChild(tableOf(`${series.label} values`, ["Date", "Value as received", `Value (${series.unit})`, "× ULN", "ULN", "Grade", "Resource"],
-      series.points.map((p) => [p.time, p.received, fmtNum(p.value), fmtNum(p.x_uln), p.uln === null ? null : `${fmtNum(p.uln)}${p.range_is_default ? " (default range)" : ""}`,
+      series.points.map((p) => [p.time, p.received, fmtNum(p.value), p.x_uln_shown ?? fmtNum(p.x_uln), p.uln === null ? null : `${fmtNum(p.uln)}${p.range_is_default ? " (default range)" : ""}`,
         p.grade, p.resource])));
     if (series.bands.length) {
       panel.appendChild(tableOf(`${series.label} grade bands (CTCAE ${series.term})`, ["Grade", "From (× ULN)", "To (× ULN)", "CTCAE text"],
