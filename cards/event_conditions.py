@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -221,6 +221,25 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
     return run
 
 
+def _latest_recorded(ctx: Context, timeline: TermTimeline, name: str) -> tuple[GradedEvent, bool] | None:
+    """The latest event of the timeline recording qualifier `name`, with its value (memoised per timeline)."""
+    # Keyed by identity, in the memo kept across earlier moments when there is one (the whole
+    # record's timelines are asked about at every moment). The entry keeps its timeline alive, so
+    # a reused id can never answer for another one.
+    memo: dict[Hashable, Any] = ctx.memo.get(("shared",), ctx.memo)
+    key = ("qualifier", id(timeline), name)
+    cached: tuple[TermTimeline, tuple[GradedEvent, bool] | None] | None = memo.get(key)
+    if cached is None or cached[0] is not timeline:
+        found: tuple[GradedEvent, bool] | None = None
+        for event in reversed(timeline.events):
+            recorded = event.qualifier(name)
+            if recorded is not None:
+                found = (event, recorded)
+                break
+        cached = memo[key] = (timeline, found)
+    return cached[1]
+
+
 def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
     """A clinician-recorded qualifier (e.g. symptomatic) on events of the terms; unrecorded is undecided."""
     name = str(spec["qualifier"])
@@ -241,19 +260,18 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
         sources = [ctx.request.facts.timelines, *([ctx.later_events] if ctx.later_events else [])]
         present = [source[t] for source in sources for t in named if t in source]
         for timeline in present:
-            term = timeline.term
-            for event in reversed(timeline.events):
-                recorded = event.qualifier(name)
-                if recorded is not None:
-                    row = Row(
-                        event.evidence.resource,
-                        f"recorded: {qualifier_label(name, recorded)}",
-                        term=term,
-                        grade=event.grade,
-                        version=event.ctcae_version,
-                        date=fmt_date(event.effective),
-                    )
-                    return Outcome(recorded == wanted, rows=(row,))
+            found = _latest_recorded(ctx, timeline, name)
+            if found is not None:
+                event, value = found
+                row = Row(
+                    event.evidence.resource,
+                    f"recorded: {qualifier_label(name, value)}",
+                    term=timeline.term,
+                    grade=event.grade,
+                    version=event.ctcae_version,
+                    date=fmt_date(event.effective),
+                )
+                return Outcome(value == wanted, rows=(row,))
         for condition in ctx.request.facts.conditions:  # a coded diagnosis of the same concept
             recorded = dict(condition.qualifiers).get(name)
             if recorded is not None and set(condition.terms) & set(named):
