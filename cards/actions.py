@@ -8,6 +8,7 @@ from datetime import date
 from typing import Any
 
 from cards.model import Action
+from cards.schema import MonitoringItem
 from terminology.model import MedicationOrder
 
 __all__ = [
@@ -17,6 +18,7 @@ __all__ = [
     "delete_draft",
     "dosage",
     "medication_request",
+    "monitoring_order",
     "reduce_draft",
     "service_request",
 ]
@@ -200,3 +202,16 @@ def service_request(
     if note:
         resource["note"] = [{"text": note}]
     return Action(type="create", description=description, resource=resource)
+
+
+def monitoring_order(item: MonitoringItem, patient_id: str, dates: Sequence[date]) -> Action:
+    """A draft ServiceRequest for a scheduled test or exam on its dates (coded only when confirmed)."""
+    return service_request(
+        patient_id=patient_id,
+        description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
+        display=item.display,
+        loinc=item.loinc if item.code_verified else None,
+        snomed=item.snomed if item.code_verified else None,
+        dates=tuple(dates),
+        note=item.note,
+    )

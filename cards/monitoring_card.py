@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import date, timedelta
 
-from cards.actions import service_request
+from cards.actions import monitoring_order, service_request
 from cards.context import Context, align
 from cards.loader import DrugKnowledge
 from cards.model import Action, Card, Coding, Link, RenderedCard, Source, Suggestion
@@ -269,17 +269,7 @@ def first_order_card(review: Review, knowledge: DrugKnowledge, card: RenderedCar
             shown = ", ".join(d.isoformat() for d in dates[:_SHOWN_DATES])
             more = len(dates) - _SHOWN_DATES
             text.append(shown + (f" (+{more} to {dates[-1].isoformat()})" if more > 0 else ""))
-            actions.append(
-                service_request(
-                    patient_id=review.patient_id,
-                    description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
-                    display=item.display,
-                    loinc=item.loinc if item.code_verified else None,
-                    snomed=item.snomed if item.code_verified else None,
-                    dates=tuple(dates),
-                    note=item.note,
-                )
-            )
+            actions.append(monitoring_order(item, review.patient_id, dates))
         if text:
             groups.setdefault("; ".join(text), []).append(item.short or item.display)
     if not actions:

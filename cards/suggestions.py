@@ -11,6 +11,7 @@ from cards.actions import (
     delete_draft,
     dosage,
     medication_request,
+    monitoring_order,
     reduce_draft,
     service_request,
 )
@@ -270,17 +271,7 @@ def _monitoring(plan: Plan, request: EvaluationRequest) -> tuple[Suggestion, ...
         dates: tuple[date, ...] = monitoring_dates(item, start, today)
         if not dates:
             continue
-        actions.append(
-            service_request(
-                patient_id=request.patient_id,
-                description=f"{item.display}: {', '.join(d.isoformat() for d in dates)}.",
-                display=item.display,
-                loinc=item.loinc if item.code_verified else None,
-                snomed=item.snomed if item.code_verified else None,
-                dates=dates,
-                note=item.note,
-            )
-        )
+        actions.append(monitoring_order(item, request.patient_id, dates))
     if not actions:
         return ()
     return (Suggestion(label="Order the monitoring schedule", isRecommended=True, actions=tuple(actions)),)
