@@ -12,6 +12,7 @@ import pytest
 from service.app import create_app
 from service.settings import Settings
 from tests.service.fakes import FROZEN_NOW, FakeEngine, LabKnowledge, sequential_ids
+from tests.service.test_auth_ehr import SANDBOX_ISS, SANDBOX_JKU, Ehr
 
 MakeClient = Callable[..., Awaitable[httpx.AsyncClient]]
 
@@ -58,3 +59,16 @@ async def make_client(svc_settings: Settings) -> AsyncIterator[MakeClient]:
         await client.aclose()
         await fhir_client.aclose()
         await lifespan.__aexit__(None, None, None)
+
+
+@pytest.fixture
+async def client() -> AsyncIterator[httpx.AsyncClient]:
+    """A plain HTTP client for the JWKS fetcher (respx replaces the network); modules may override."""
+    async with httpx.AsyncClient() as client:
+        yield client
+
+
+@pytest.fixture
+def sandbox() -> Ehr:
+    """The CDS Hooks sandbox as a token issuer: ES384, always a `jku` header; modules may override."""
+    return Ehr(SANDBOX_ISS, alg="ES384", kid="44823f3d-0b01-4a6c-a80e-b9d3e8a7226f", jku=SANDBOX_JKU)

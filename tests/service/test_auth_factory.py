@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,12 +19,6 @@ from service.auth.verifier import JwtAuthenticator
 from service.errors import AuthenticationFailed, ConfigurationError
 from service.settings import Settings, TrustedIssuer
 from tests.service.test_auth_ehr import EPIC_ISS, SANDBOX_ISS, SANDBOX_JKU, SERVICE_URL, Ehr
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 def settings(**values: Any) -> Settings:

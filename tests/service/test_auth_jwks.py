@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import httpx
 import pytest
@@ -11,12 +10,6 @@ import respx
 
 from service.auth.jwks import MAX_JWKS_BYTES, JwksCache, JwksUnavailable
 from tests.service.test_auth_ehr import SANDBOX_ISS, SANDBOX_JKU, Ehr, FakeClock, new_key
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
 
 
 @pytest.fixture

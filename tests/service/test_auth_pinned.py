@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -16,18 +15,6 @@ from service.settings import TrustedIssuer
 from tests.service.test_auth_ehr import SANDBOX_ISS, SANDBOX_JKU, SERVICE_URL, Ehr, make_verifier, new_key
 
 ATTACKER_JKU = "https://keys.attacker.example.net/jwks.json"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-@pytest.fixture
-def sandbox() -> Ehr:
-    """The CDS Hooks sandbox: ES384, always a `jku` header."""
-    return Ehr(SANDBOX_ISS, alg="ES384", kid="44823f3d-0b01-4a6c-a80e-b9d3e8a7226f", jku=SANDBOX_JKU)
 
 
 async def refused(verifier: object, authorization: str) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -32,17 +32,6 @@ from tests.service.test_auth_ehr import (
 )
 
 OTHER_SERVICE_URL = "https://toxhooks.example.org/cds-services/toxhooks-patient-view"
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient() as client:
-        yield client
-
-
-@pytest.fixture
-def sandbox() -> Ehr:
-    return Ehr(SANDBOX_ISS, alg="ES384", kid="44823f3d-0b01-4a6c-a80e-b9d3e8a7226f", jku=SANDBOX_JKU)
 
 
 @pytest.fixture
