@@ -26,13 +26,61 @@ def parse_json(raw: bytes, *, max_bytes: int, max_depth: int, max_resources: int
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise MalformedRequest(f"the body is not valid JSON: {exc.msg}", field="body") from exc
-    check_limits(value, max_depth=max_depth, max_resources=max_resources)
+    check_limits(value, max_depth=max_depth, max_resources=max_resources, text=raw)
     return value
 
 
-def check_limits(value: Any, *, max_depth: int, max_resources: int) -> None:
-    """Raise when the parsed document is nested deeper than `max_depth` or holds too many resources."""
+def check_limits(value: Any, *, max_depth: int, max_resources: int, text: bytes | None = None) -> None:
+    """Raise when the parsed document is nested deeper than `max_depth` or holds too many resources.
+
+    `text`, the JSON the value was parsed from, allows a fast proof on the bytes
+    (`_provably_within`); when that proof does not go through, the walk over the value decides,
+    so the errors are always the walk's.
+    """
+    if text is not None and _provably_within(text, max_depth=max_depth, max_resources=max_resources):
+        return
     _check_shape(value, max_depth=max_depth, max_resources=max_resources)
+
+
+# The proof on the bytes works on the JSON text with C-level bytes operations only (a Python
+# walk over the parsed value visits every value: about 2 ms on a 500 kB order-sign). The text
+# has been parsed already, so it is well-formed JSON:
+# 1. Backslashes occur only inside strings, as escapes read left to right: dropping each `\\`
+#    pair and then each `\"` pair leaves every string's content without quote characters.
+# 2. Keeping only `"[]{},:` keeps all the structure; each string becomes its quotes around
+#    whatever of those characters its content had.
+# 3. Two strings are never adjacent in JSON (a `,` or `:` always separates them, and both are
+#    kept), so every `""` left is an empty string, never one string's closing quote next to the
+#    next one's opening quote: removing them drops those strings only.
+# 4. The few strings left (URLs, times, "[Mass/volume]") are the odd pieces of a split on `"`.
+# 5. What is left is the brackets of the document alone. Removing every `()` pair of the
+#    current text removes exactly the innermost containers, so the text is empty after as many
+#    passes as the document is deep.
+# The resource count is an upper bound: every object with a "resourceType" key has the bytes
+# `"resourceType"` (keys spelt with \u escapes excepted, hence the fallback), and a string value
+# or a duplicate key only adds to it.
+_KEPT = b'"[]{},:'
+_NOT_KEPT = bytes(sorted(set(range(256)) - set(_KEPT)))
+_AS_PARENTHESES = bytes.maketrans(b"[{]}", b"(())")
+
+
+def _provably_within(text: bytes, *, max_depth: int, max_resources: int) -> bool:
+    """True when the well-formed JSON `text` is certainly within both limits; False when unsure."""
+    if b"\\" in text:  # memchr; only then look for the two-byte escapes
+        if b"\\u" in text:
+            return False
+        text = text.replace(b"\\\\", b"").replace(b'\\"', b"")
+    if text.count(b'"resourceType"') > max_resources:
+        return False
+    shape = text.translate(None, _NOT_KEPT).replace(b'""', b"")
+    if b'"' in shape:
+        shape = b"".join(shape.split(b'"')[::2])
+    shape = shape.translate(_AS_PARENTHESES, b",:")
+    for _ in range(max_depth):
+        if not shape:
+            return True
+        shape = shape.replace(b"()", b"")
+    return not shape
 
 
 def _check_shape(value: Any, *, max_depth: int, max_resources: int) -> None:
