@@ -84,6 +84,10 @@ def _cmd_stages(args: argparse.Namespace) -> int:
     print(json.dumps(doc, indent=2))
     if args.profile:
         print("\n".join(stages.profile_request(requests[0].body)))
+    if args.instructions:
+        counts = stages.count_instructions([r.name for r in requests], repetitions=args.repetitions)
+        print("M instructions per call (callgrind):")
+        print(json.dumps(counts, indent=2))
     return 0
 
 
@@ -164,6 +168,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     st = sub.add_parser("stages", help="in-process stage timings only (no servers)")
     st.add_argument("--budget", type=float, default=2.0, help="seconds per request")
     st.add_argument("--profile", action="store_true")
+    st.add_argument("--instructions", action="store_true", help="also count instructions under callgrind")
+    st.add_argument("--repetitions", type=int, default=3, help="callgrind: calls counted per stage")
     st.set_defaults(func=_cmd_stages)
 
     lay = sub.add_parser("layers", help="cost per request of each layer, switched off one at a time")

@@ -5,12 +5,19 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
+import os
 import pstats
+import re
+import shutil
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -18,7 +25,7 @@ import orjson
 if TYPE_CHECKING:
     from cards.loader import KnowledgeBase
 
-__all__ = ["StageTimings", "profile_request", "time_stages"]
+__all__ = ["StageTimings", "count_instructions", "profile_request", "time_stages"]
 
 STAGES = ("parse", "protocol", "terminology", "engine", "cards", "serialisation")
 
@@ -223,3 +230,75 @@ def profile_request(body: Mapping[str, Any], *, repetitions: int = 20, top: int 
     out.write("\n")
     stats.sort_stats("cumulative").print_stats(top)
     return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
+
+
+# Instructions per stage: the same pipeline under valgrind's callgrind, counters zeroed before and
+# dumped after each stage's repetitions. Instruction counts do not move with other load on the
+# machine (unlike the times above); an empty step measured the same way is subtracted (the
+# counter calls themselves).
+_TOTALS = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
+_EMPTY = "(counter calls)"
+
+
+def _callgrind_control(flag: str) -> None:
+    subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
+
+
+def _counted_child(names: list[str], repetitions: int) -> None:
+    """Inside callgrind: each request, each stage and the whole path, `repetitions` calls per dump."""
+    import gc
+
+    from benchmarks.payloads import reference_set
+
+    for request in reference_set(anchor=datetime.now(UTC).date()):
+        if request.name not in names:
+            continue
+        pipeline = _Pipeline(request.body)
+        steps: dict[str, Callable[[], object]] = {stage: getattr(pipeline, stage) for stage in STAGES}
+        steps["whole"] = pipeline.whole
+        steps[_EMPTY] = lambda: None
+        for fn in steps.values():  # warm: lazy caches filled, as in a running server
+            fn()
+        for name, fn in steps.items():
+            gc.collect()
+            _callgrind_control("-z")
+            for _ in range(repetitions):
+                fn()
+            _callgrind_control("-d")
+            print(f"counted {request.name} {name}", flush=True)
+
+
+def count_instructions(names: list[str], *, repetitions: int = 3) -> dict[str, dict[str, float]]:
+    """Millions of instructions per call of each stage (and the whole path) of each named request."""
+    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
+        raise RuntimeError("valgrind (callgrind) is not installed")
+    from benchmarks.servers import child_env
+
+    with tempfile.TemporaryDirectory(prefix="toxhooks-stages-") as tmp:
+        out = Path(tmp) / "callgrind.out"
+        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
+        argv += ["-m", "benchmarks.stages", "--counted-child", ",".join(names), str(repetitions)]
+        env = child_env({"PYTHONHASHSEED": "0", "TOXHOOKS_LOG_LEVEL": "WARNING"})
+        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+        counted = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("counted ")]
+        if done.returncode != 0 or not counted:
+            raise RuntimeError(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")
+        raw: dict[str, dict[str, float]] = {}
+        for i, (request, *stage) in enumerate(counted, start=1):
+            match = _TOTALS.search(Path(f"{out}.{i}").read_text(errors="replace"))
+            total = int(match.group(1)) if match else 0
+            raw.setdefault(request, {})[" ".join(stage)] = total / repetitions / 1e6
+    result: dict[str, dict[str, float]] = {}
+    for request, stages in raw.items():
+        empty = stages.pop(_EMPTY, 0.0)
+        result[request] = {k: round(max(v - empty, 0.0), 2) for k, v in stages.items()}
+        staged = sum(v for k, v in result[request].items() if k != "whole")
+        result[request]["other"] = round(result[request].get("whole", 0.0) - staged, 2)
+    return result
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--counted-child":
+        _counted_child(sys.argv[2].split(","), int(sys.argv[3]))
+    else:
+        sys.exit("usage: python -m benchmarks.stages --counted-child REQUESTS REPETITIONS")
