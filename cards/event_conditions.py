@@ -14,7 +14,7 @@ from terminology.families import expand_terms, unknown_families
 from terminology.model import GradedEvent, TermTimeline
 from terminology.recorded import QUALIFIERS
 
-__all__ = ["event_condition", "event_row", "history_condition", "qualifier_condition"]
+__all__ = ["event_condition", "event_ever_met", "event_row", "history_condition", "qualifier_condition"]
 
 
 def event_row(event: GradedEvent) -> Row:
@@ -64,12 +64,49 @@ def _occurrences(timeline: TermTimeline, low: int, recovered_le: int | None) -> 
     return count
 
 
+def _candidates(
+    spec: Mapping[str, Any], timelines: Mapping[str, TermTimeline], version: str
+) -> list[TermTimeline]:
+    """The timelines an event node reads: its terms, families and SOCs (all for any_term), less exclusions."""
+    names: set[str] = set(expand_terms(tuple(spec.get("event", ())), version))
+    socs = tuple(spec.get("soc", ()))
+    if socs:
+        names |= _soc_union(version, socs)
+    if spec.get("any_term"):
+        names |= set(timelines)
+    exclude_socs = tuple(spec.get("exclude_soc", ()))
+    if exclude_socs:
+        names -= _soc_union(version, exclude_socs)
+    exclude = frozenset(spec.get("exclude", ()))
+    return [timelines[n] for n in sorted(names - exclude) if n in timelines]
+
+
+@lru_cache(maxsize=64)
+def _soc_union(version: str, socs: tuple[str, ...]) -> frozenset[str]:
+    return frozenset().union(*(_soc_terms(version, s) for s in socs))
+
+
+def event_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
+    """False only when the event node is False for the patient as seen at every moment.
+
+    Seen at an earlier moment, each timeline is a prefix (or subsequence) of its events, and only
+    terms with an event by then have one, so the node reads a subset of the timelines it reads now,
+    each with a subset of their events. It is undecided or true only for an event it picked: for
+    `current` and `worst` one in its grade range (stale or of unsure relation: undecided), so it
+    is False throughout when no candidate timeline has an event in that range. For `resolved` it
+    needs a candidate timeline at all.
+    """
+    low, high = spec.get("grade", [1, 5])
+    found = _candidates(spec, ctx.request.facts.timelines, ctx.request.facts.ctcae_version)
+    if spec.get("which", "current") == "resolved":
+        return bool(found)
+    return any(low <= event.grade <= high for timeline in found for event in timeline.events)
+
+
 def event_condition(spec: Mapping[str, Any]) -> Condition:
     """Events of CTCAE terms (or a SOC) in a grade range: current, worst or resolved; counts and duration."""
     terms = tuple(spec.get("event", ()))
     socs = tuple(spec.get("soc", ()))
-    exclude = frozenset(spec.get("exclude", ()))
-    exclude_socs = tuple(spec.get("exclude_soc", ()))
     low, high = spec.get("grade", [1, 5])
     which = spec.get("which", "current")
     resolved_to = spec.get("resolved_to")
@@ -84,22 +121,9 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
     if not terms and not socs and not spec.get("any_term"):
         raise ConditionError("event: give 'event' (CTCAE terms), 'soc' or any_term = true")
     _check_families(terms)
-    soc_cache: dict[str, frozenset[str]] = {}
 
     def candidates(ctx: Context) -> list[TermTimeline]:
-        timelines = ctx.request.facts.timelines
-        version = ctx.request.facts.ctcae_version
-        names: set[str] = set(expand_terms(terms, version))
-        key = version
-        if socs:
-            if key not in soc_cache:
-                soc_cache[key] = frozenset().union(*(_soc_terms(version, s) for s in socs))
-            names |= soc_cache[key]
-        if spec.get("any_term"):
-            names |= set(timelines)
-        if exclude_socs:
-            names -= frozenset().union(*(_soc_terms(version, s) for s in exclude_socs))
-        return [timelines[n] for n in sorted(names - exclude) if n in timelines]
+        return _candidates(spec, ctx.request.facts.timelines, ctx.request.facts.ctcae_version)
 
     def related(ctx: Context, event: GradedEvent) -> bool | None:
         if not suspect:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +12,7 @@ from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, multiple_text, ratio
 from terminology.model import LabResult
 
-__all__ = ["lab_condition", "latest_rows"]
+__all__ = ["lab_condition", "lab_ever_met", "latest_rows"]
 
 
 def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
@@ -152,8 +153,24 @@ def _episodes(
     return runs, onset
 
 
-def lab_condition(spec: Mapping[str, Any]) -> Condition:
-    """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
+@dataclass(frozen=True, slots=True)
+class _LabTest:
+    """A `lab` node read once: which value of which series is compared with what."""
+
+    analyte: str
+    of: str
+    op: str
+    threshold: float
+    which: str
+    until: float | None
+    episodes: int
+
+    @property
+    def compare(self) -> Callable[[Number, Number], bool]:
+        return COMPARATORS[self.op][1]
+
+
+def _lab_test(spec: Mapping[str, Any]) -> _LabTest:
     analyte = str(spec["lab"])
     of = spec.get("of", "uln")
     if of not in ("uln", "baseline", "value"):
@@ -162,7 +179,6 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     if len(tests) != 1:
         raise ConditionError(f"lab {analyte}: give exactly one of gt, ge, lt, le")
     op, threshold = tests[0]
-    symbol, compare = COMPARATORS[op]
     which = spec.get("which", "latest")
     if which not in ("latest", "worst", "unrecovered"):
         raise ConditionError(f"which: expected latest, worst or unrecovered, got {which!r}")
@@ -170,6 +186,41 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     episodes = int(spec.get("episodes_ge", 1))
     if (which == "unrecovered") != (until is not None) and not (until is not None and episodes > 1):
         raise ConditionError("until_le: required with which = 'unrecovered'; allowed with episodes_ge")
+    return _LabTest(analyte, of, op, threshold, which, None if until is None else float(until), episodes)
+
+
+def lab_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
+    """False only when the lab test is not true for the patient as seen at any moment (memoised).
+
+    Seen at an earlier moment, the series is the values recorded by then: a prefix (or, with naive
+    times, a subsequence) of the whole series, each value with the same multiple (it depends on
+    that value alone). The test is true only when the value it picks (the latest, the worst, the
+    peak of an unrecovered stretch) meets the comparison, so it never is when no value of the whole
+    series meets it. With `episodes_ge`, it also needs that many separate runs: a prefix or
+    subsequence never has more runs than the whole series (a run ends only at a value that ends it
+    in the whole series too), so fewer runs in the whole series means never.
+    """
+    test = _lab_test(spec)
+    key = ("lab-ever-met", test)
+    found: bool | None = ctx.memo.get(key)
+    if found is None:
+        series = ctx.request.facts.labs.get(test.analyte, ())
+        multiples = _multiples(ctx, test.analyte, test.of)
+        compare = test.compare
+        found = any(m is not None and compare(m, test.threshold) for m in multiples)
+        if found and test.which != "unrecovered" and test.episodes > 1:
+            runs, _ = _episodes(series, multiples, compare, test.threshold, test.until)
+            found = runs >= test.episodes
+        ctx.memo[key] = found
+    return found
+
+
+def lab_condition(spec: Mapping[str, Any]) -> Condition:
+    """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
+    test = _lab_test(spec)
+    analyte, of, op, threshold, which = test.analyte, test.of, test.op, test.threshold, test.which
+    until, episodes = test.until, test.episodes
+    symbol, compare = COMPARATORS[op]
     label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
     name = analyte.upper() if len(analyte) <= 3 else analyte
     unit = str(spec.get("unit", ""))
