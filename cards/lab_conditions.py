@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -29,10 +30,14 @@ def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
 
 def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     """The evidence row of one value (computed once per evaluation: many rules show the same rows)."""
+    # Kept in the memo shared across earlier moments when there is one: a row depends on the value
+    # and the request's graded events only, and the patient as of an earlier moment holds the same
+    # value objects (a prefix of the same series). The series keep the values alive: ids stay theirs.
+    memo: dict[Hashable, Any] = ctx.memo.get(("shared",), ctx.memo)
     key = ("lab-row", id(lab), of)
-    row: Row | None = ctx.memo.get(key)
+    row: Row | None = memo.get(key)
     if row is None:
-        row = ctx.memo[key] = _build_row(ctx, lab, of)
+        row = memo[key] = _build_row(ctx, lab, of)
     return row
 
 
@@ -61,37 +66,59 @@ def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     )
 
 
-def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...]:
-    """The compared quantity (x ULN, x baseline or the value) of each result, in decimal, memoised."""
-    key = ("lab-multiples", analyte, of)
-    found: tuple[Decimal | None, ...] | None = ctx.memo.get(key)
+def _per_value(
+    ctx: Context, key: Hashable, analyte: str, build: Callable[[tuple[LabResult, ...]], tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """`build` of the analyte's series: one item per value, depending on that value only (memoised)."""
+    found: tuple[Any, ...] | None = ctx.memo.get(key)
     if found is None:
         series = ctx.request.facts.labs.get(analyte, ())
         # The patient as of an earlier moment (cards.engine) sees a prefix of the same series: its
-        # multiples are a prefix of the ones already worked out (each depends on its own value only).
+        # items are a prefix of the ones already worked out (each depends on its own value only).
         shared: dict[Hashable, Any] | None = ctx.memo.get(("shared",))
         whole = shared.get(key) if shared is not None else None
         if whole is not None and whole[0][: len(series)] == series:
             found = whole[1][: len(series)]
         else:
-            if of == "value":
-                found = tuple(exact(lab.value) for lab in series)
-            elif of == "uln":
-                found = tuple(ratio(lab.value, lab.uln) for lab in series)
-            else:
-                found = tuple(ratio(lab.value, lab.baseline) for lab in series)
+            found = build(series)
             if shared is not None and (whole is None or len(series) > len(whole[0])):
                 shared[key] = (series, found)
         ctx.memo[key] = found
     return found
 
 
+def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...]:
+    """The compared quantity (x ULN, x baseline or the value) of each result, in decimal, memoised."""
+
+    def build(series: tuple[LabResult, ...]) -> tuple[Decimal | None, ...]:
+        if of == "value":
+            return tuple(exact(lab.value) for lab in series)
+        if of == "uln":
+            return tuple(ratio(lab.value, lab.uln) for lab in series)
+        return tuple(ratio(lab.value, lab.baseline) for lab in series)
+
+    return _per_value(ctx, ("lab-multiples", analyte, of), analyte, build)
+
+
+def _meets(ctx: Context, test: _LabTest) -> tuple[bool, ...]:
+    """Whether each result's compared quantity is known and meets the test's comparison (memoised)."""
+    multiples = _multiples(ctx, test.analyte, test.of)
+    # COMPARATORS compare exact(a) with exact(b); a multiple is a Decimal already (exact(m) is m),
+    # so comparing it with the threshold's exact decimal is the same test, without the calls.
+    compare, limit = _DECIMAL_COMPARATORS[test.op], exact(test.threshold)
+
+    def build(series: tuple[LabResult, ...]) -> tuple[bool, ...]:
+        return tuple(m is not None and compare(m, limit) for m in multiples)
+
+    key = ("lab-meets", test.analyte, test.of, test.op, test.threshold)
+    return _per_value(ctx, key, test.analyte, build)
+
+
 def _unrecovered(
     ctx: Context,
     series: Sequence[LabResult],
     multiples: Sequence[Decimal | None],
-    compare: Callable[[Number, Number], bool],
-    threshold: float,
+    meets: Sequence[bool],
     until: float,
     of: str,
 ) -> Outcome:
@@ -99,7 +126,7 @@ def _unrecovered(
 
     This is the "withhold until recovered" stretch between a withholding value and recovery.
     """
-    peaks = [i for i, m in enumerate(multiples) if m is not None and compare(m, threshold)]
+    peaks = [i for i, met in enumerate(meets) if met]
     if not peaks or peaks[-1] == len(series) - 1:
         return Outcome(False)  # never met, or met now (the rule on the current value applies)
     since = [m for m in multiples[peaks[-1] + 1 :] if m is not None]
@@ -130,8 +157,7 @@ def _worst(multiples: Sequence[Decimal | None]) -> int | None:
 def _episodes(
     series: Sequence[LabResult],
     multiples: Sequence[Decimal | None],
-    compare: Callable[[Number, Number], bool],
-    threshold: float,
+    meets: Sequence[bool],
     recovered_le: float | None = None,
 ) -> tuple[int, datetime | None]:
     """How many separate episodes of values meet the threshold, and when the last one began.
@@ -140,8 +166,7 @@ def _episodes(
     dipping below the threshold without recovering is the same episode, not a second occurrence.
     """
     runs, inside, onset = 0, False, None
-    for lab, m in zip(series, multiples, strict=True):
-        above = m is not None and compare(m, threshold)
+    for lab, m, above in zip(series, multiples, meets, strict=True):
         if above and not inside:
             runs, onset = runs + 1, lab.effective
         if recovered_le is None:
@@ -151,6 +176,14 @@ def _episodes(
         elif m is not None and m <= exact(recovered_le):
             inside = False
     return runs, onset
+
+
+_DECIMAL_COMPARATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,14 +237,24 @@ def lab_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
     key = ("lab-ever-met", test)
     found: bool | None = ctx.memo.get(key)
     if found is None:
-        series = ctx.request.facts.labs.get(test.analyte, ())
-        multiples = _multiples(ctx, test.analyte, test.of)
-        compare = test.compare
-        found = any(m is not None and compare(m, test.threshold) for m in multiples)
+        meets = _meets(ctx, test)
+        found = any(meets)
         if found and test.which != "unrecovered" and test.episodes > 1:
-            runs, _ = _episodes(series, multiples, compare, test.threshold, test.until)
+            runs, _ = _runs(ctx, test)
             found = runs >= test.episodes
         ctx.memo[key] = found
+    return found
+
+
+def _runs(ctx: Context, test: _LabTest) -> tuple[int, datetime | None]:
+    """`_episodes` of the test's series (memoised: rules share tests, e.g. "CK > 5 x ULN")."""
+    recovered = test.until if test.which != "unrecovered" else None
+    key = ("lab-runs", test.analyte, test.of, test.op, test.threshold, recovered)
+    found: tuple[int, datetime | None] | None = ctx.memo.get(key)
+    if found is None:
+        series = ctx.request.facts.labs.get(test.analyte, ())
+        multiples = _multiples(ctx, test.analyte, test.of)
+        found = ctx.memo[key] = _episodes(series, multiples, _meets(ctx, test), recovered)
     return found
 
 
@@ -220,7 +263,7 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     test = _lab_test(spec)
     analyte, of, op, threshold, which = test.analyte, test.of, test.op, test.threshold, test.which
     until, episodes = test.until, test.episodes
-    symbol, compare = COMPARATORS[op]
+    symbol = COMPARATORS[op][0]
     label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
     name = analyte.upper() if len(analyte) <= 3 else analyte
     unit = str(spec.get("unit", ""))
@@ -245,8 +288,9 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
                 ),
             )
         multiples = _multiples(ctx, analyte, of)
+        meets = _meets(ctx, test)
         if which == "unrecovered":
-            return _unrecovered(ctx, series, multiples, compare, threshold, float(until or 0), of)
+            return _unrecovered(ctx, series, multiples, meets, float(until or 0), of)
         index = len(series) - 1
         if which == "worst":
             worst = _worst(multiples)
@@ -254,18 +298,13 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
         chosen, value = series[index], multiples[index]
         if value is None:
             return Outcome(None, missing=(f"{analyte} {label} (not known; needed for {wording})",))
-        if not compare(value, threshold):
+        if not meets[index]:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
-        recovered = float(until) if until is not None and which != "unrecovered" else None
-        runs, onset = _episodes(series, multiples, compare, threshold, recovered)
+        runs, onset = _runs(ctx, test)
         if runs < episodes:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
         if episodes > 1:
-            rows = tuple(
-                _lab_row(ctx, lab, of)
-                for lab, m in zip(series, multiples, strict=True)
-                if m is not None and compare(m, threshold)
-            )
+            rows = tuple(_lab_row(ctx, lab, of) for lab, met in zip(series, meets, strict=True) if met)
         else:
             rows = (_lab_row(ctx, chosen, of),)
         graded = ctx.lab_events.get(chosen.resource)

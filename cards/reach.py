@@ -8,7 +8,7 @@ moment, from the values of the whole record; when the bound rules both out, the 
 nothing, and the engine does not run it.
 
 The bound is an over-approximation: every answer "possible" may be wrong, every "impossible" must
-be right. Node types that the bound does not read (qualifiers, orders, history, ...) are taken
+be right. Node types that the bound does not read (qualifiers, orders, the hook, ...) are taken
 to be able to give any outcome.
 """
 
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cards.context import Context
-from cards.event_conditions import event_ever_met
+from cards.event_conditions import event_ever_met, history_ever_met
 from cards.lab_conditions import lab_ever_met
 
 __all__ = ["Reach", "may_open_earlier", "reach"]
@@ -68,6 +68,10 @@ def reach(ctx: Context, spec: Mapping[str, Any]) -> Reach:
         inner = reach(ctx, spec["not"])
         # An undecided part stays undecided, unchanged; whether the part may be False is not tracked.
         return Reach(True, inner.undecided, inner.open)
+    if "qualifier" in spec:
+        return _ANY
+    if "history" in spec:
+        return Reach(history_ever_met(ctx, spec), False, False)  # never undecided
     if any(key in spec for key in _OTHER_KEYS):
         return _ANY
     if "lab" in spec:
