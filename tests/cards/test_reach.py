@@ -2,9 +2,10 @@
 
 Generated patients carry graded events of the terms each file's rules read and lab series of
 their analytes, spread over three months so that values turn stale, with qualifiers recorded yes,
-no or not at all. Every node of every rule's `when` and `recovery` is evaluated for the patient as
-of each earlier moment and now: the outcome must be one the bound allows. And the engine with the
-bound gives the same cards as the engine replaying every rule.
+no or not at all, and coded diagnoses of the kinds history nodes name. Every node of every rule's
+`when` and `recovery` is evaluated for the patient as of each earlier moment and now: the outcome
+must be one the bound allows. And the engine with the bound gives the same cards as the engine
+replaying every rule.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from cards.context import Context, Outcome
 from cards.engine import _as_of, _moments, _subjects
 from cards.model import EvaluationRequest
 from cards.reach import Reach, may_open_earlier, reach
-from terminology.model import GradedEvent, LabResult
+from terminology.model import GradedEvent, HistoryCondition, LabResult
 from tests.cards.builders import days_ago, event, facts, lab, order, request
 from tests.cards.helpers import knowledge
 from tests.cards.knowledge_walk import _nodes, analytes, event_terms, qualifiers, rule_trees
@@ -31,6 +32,10 @@ from tests.cards.test_monotonicity import _MULTIPLES, full_dose, upper_limit
 
 DRUGS = sorted(knowledge().drugs)
 _DAYS = (90.0, 61.0, 45.0, 31.0, 29.5, 20.0, 12.0, 6.0, 2.0, 1.0, 0.25)
+# Coded diagnoses the rules' history nodes name, and one none names.
+_HISTORY_KINDS = sorted(
+    {str(k) for _, _, _, tree in rule_trees() for n in _nodes(tree) for k in n.get("history", ())} | {"aki"}
+)
 
 
 @st.composite
@@ -59,9 +64,20 @@ def patients(draw: Any, drug: str) -> EvaluationRequest:
         for i, day in enumerate(days):
             value = draw(st.sampled_from(_MULTIPLES)) * uln
             labs.append(lab(analyte, value, uln, days_ago(day), ident=f"{analyte}-{i}", baseline=0.7 * uln))
+    conditions = tuple(
+        HistoryCondition(
+            resource=f"Condition/{kind}",
+            kind=kind,
+            display=kind,
+            onset=days_ago(draw(st.sampled_from(_DAYS))),
+            active=draw(st.booleans()),
+            suspect_drugs=draw(st.sampled_from(((), (drug,), ("another-drug",)))),
+        )
+        for kind in draw(st.lists(st.sampled_from(_HISTORY_KINDS), unique=True, max_size=2))
+    )
     amount, per_day = full_dose(drug)
     on_record = order(drug, amount, per_day, ident="on", draft=False, status="active", start=days_ago(120))
-    patient = facts(events=tuple(events), labs=tuple(labs), medications=(on_record,))
+    patient = facts(events=tuple(events), labs=tuple(labs), conditions=conditions, medications=(on_record,))
     hook = draw(st.sampled_from(("patient-view", "order-sign")))
     drafts = (order(drug, amount, per_day, ident="draft"),) if hook == "order-sign" else ()
     return request(hook, patient, *drafts)
@@ -92,7 +108,7 @@ def allowed(outcome: Outcome, bound: Reach) -> bool:
     return True
 
 
-_SETTINGS = settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+_SETTINGS = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @pytest.mark.parametrize("drug", DRUGS)
