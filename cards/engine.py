@@ -31,6 +31,7 @@ from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.order_conditions import days_off
 from cards.qualifier_labels import branch_words
+from cards.reach import may_open_earlier
 from cards.render import render, render_missing
 from terminology.families import expand_terms
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
@@ -348,6 +349,8 @@ def _episode(rule: CompiledRule, ctx: Context) -> Finding | None:
 
 def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
     """`_episode` worked out: the rule at each earlier moment, one evaluation per constant stretch."""
+    if not may_open_earlier(ctx, rule.spec.when):
+        return None  # no earlier moment can open an episode (cards.reach): the replay would find none
     everything = _moments(ctx)
     moments = everything[: bisect.bisect_left(everything, ctx.request.now)]
     starts = _segments(ctx, rule.spec.when, moments)

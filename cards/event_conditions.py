@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Hashable, Mapping
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -14,7 +15,14 @@ from terminology.families import expand_terms, unknown_families
 from terminology.model import GradedEvent, TermTimeline
 from terminology.recorded import QUALIFIERS
 
-__all__ = ["event_condition", "event_row", "history_condition", "qualifier_condition"]
+__all__ = [
+    "event_condition",
+    "event_ever_met",
+    "event_row",
+    "history_condition",
+    "history_ever_met",
+    "qualifier_condition",
+]
 
 
 def event_row(event: GradedEvent) -> Row:
@@ -64,12 +72,72 @@ def _occurrences(timeline: TermTimeline, low: int, recovered_le: int | None) -> 
     return count
 
 
+@dataclass(frozen=True, slots=True)
+class _Terms:
+    """The timelines an event node reads: its terms, families and SOCs (all for any_term), less exclusions."""
+
+    events: tuple[str, ...]
+    socs: tuple[str, ...]
+    any_term: bool
+    exclude_socs: tuple[str, ...]
+    exclude: frozenset[str]
+
+    @classmethod
+    def of(cls, spec: Mapping[str, Any]) -> _Terms:
+        return cls(
+            tuple(spec.get("event", ())),
+            tuple(spec.get("soc", ())),
+            bool(spec.get("any_term")),
+            tuple(spec.get("exclude_soc", ())),
+            frozenset(spec.get("exclude", ())),
+        )
+
+    def timelines(self, timelines: Mapping[str, TermTimeline], version: str) -> list[TermTimeline]:
+        """The node's timelines among `timelines`, by term name."""
+        if self.any_term:
+            names = (_named(self, version) | set(timelines)) - _removed(self, version)
+            return [timelines[n] for n in sorted(names) if n in timelines]
+        return [timelines[n] for n in _fixed(self, version) if n in timelines]
+
+
+@lru_cache(maxsize=256)
+def _named(terms: _Terms, version: str) -> frozenset[str]:
+    names = frozenset(expand_terms(terms.events, version))
+    return names.union(*(_soc_terms(version, s) for s in terms.socs))
+
+
+@lru_cache(maxsize=256)
+def _removed(terms: _Terms, version: str) -> frozenset[str]:
+    return terms.exclude.union(*(_soc_terms(version, s) for s in terms.exclude_socs))
+
+
+@lru_cache(maxsize=256)
+def _fixed(terms: _Terms, version: str) -> tuple[str, ...]:
+    """The names without any_term, sorted once: the node reads the same ones in every request."""
+    return tuple(sorted(_named(terms, version) - _removed(terms, version)))
+
+
+def event_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
+    """False only when the event node is False for the patient as seen at every moment.
+
+    Seen at an earlier moment, each timeline is a prefix (or subsequence) of its events, and only
+    terms with an event by then have one, so the node reads a subset of the timelines it reads now,
+    each with a subset of their events. It is undecided or true only for an event it picked: for
+    `current` and `worst` one in its grade range (stale or of unsure relation: undecided), so it
+    is False throughout when no candidate timeline has an event in that range. For `resolved` it
+    needs a candidate timeline at all.
+    """
+    low, high = spec.get("grade", [1, 5])
+    found = _Terms.of(spec).timelines(ctx.request.facts.timelines, ctx.request.facts.ctcae_version)
+    if spec.get("which", "current") == "resolved":
+        return bool(found)
+    return any(low <= event.grade <= high for timeline in found for event in timeline.events)
+
+
 def event_condition(spec: Mapping[str, Any]) -> Condition:
     """Events of CTCAE terms (or a SOC) in a grade range: current, worst or resolved; counts and duration."""
     terms = tuple(spec.get("event", ()))
     socs = tuple(spec.get("soc", ()))
-    exclude = frozenset(spec.get("exclude", ()))
-    exclude_socs = tuple(spec.get("exclude_soc", ()))
     low, high = spec.get("grade", [1, 5])
     which = spec.get("which", "current")
     resolved_to = spec.get("resolved_to")
@@ -84,22 +152,10 @@ def event_condition(spec: Mapping[str, Any]) -> Condition:
     if not terms and not socs and not spec.get("any_term"):
         raise ConditionError("event: give 'event' (CTCAE terms), 'soc' or any_term = true")
     _check_families(terms)
-    soc_cache: dict[str, frozenset[str]] = {}
+    reads = _Terms.of(spec)
 
     def candidates(ctx: Context) -> list[TermTimeline]:
-        timelines = ctx.request.facts.timelines
-        version = ctx.request.facts.ctcae_version
-        names: set[str] = set(expand_terms(terms, version))
-        key = version
-        if socs:
-            if key not in soc_cache:
-                soc_cache[key] = frozenset().union(*(_soc_terms(version, s) for s in socs))
-            names |= soc_cache[key]
-        if spec.get("any_term"):
-            names |= set(timelines)
-        if exclude_socs:
-            names -= frozenset().union(*(_soc_terms(version, s) for s in exclude_socs))
-        return [timelines[n] for n in sorted(names - exclude) if n in timelines]
+        return reads.timelines(ctx.request.facts.timelines, ctx.request.facts.ctcae_version)
 
     def related(ctx: Context, event: GradedEvent) -> bool | None:
         if not suspect:
@@ -284,6 +340,20 @@ def qualifier_condition(spec: Mapping[str, Any]) -> Condition:
         return Outcome(None, checks=(ask,), open=(name,))
 
     return run
+
+
+def history_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
+    """False only when the history node is False for the patient as seen at every moment.
+
+    It is true only with a coded condition of its kinds (the same at every moment) or an event of
+    its terms at grade 1 or more (seen at an earlier moment: one of the events recorded now).
+    """
+    kinds = frozenset(spec["history"])
+    if any(c.kind in kinds for c in ctx.request.facts.conditions):
+        return True
+    timelines = ctx.request.facts.timelines
+    named = expand_terms(tuple(spec.get("event", ())), ctx.request.facts.ctcae_version)
+    return any(e.grade >= 1 for t in named if t in timelines for e in timelines[t].events)
 
 
 def history_condition(spec: Mapping[str, Any]) -> Condition:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Hashable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -11,7 +13,7 @@ from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, multiple_text, ratio
 from terminology.model import LabResult
 
-__all__ = ["lab_condition", "latest_rows"]
+__all__ = ["lab_condition", "lab_ever_met", "latest_rows"]
 
 
 def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
@@ -28,10 +30,14 @@ def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
 
 def _lab_row(ctx: Context, lab: LabResult, of: str) -> Row:
     """The evidence row of one value (computed once per evaluation: many rules show the same rows)."""
+    # Kept in the memo shared across earlier moments when there is one: a row depends on the value
+    # and the request's graded events only, and the patient as of an earlier moment holds the same
+    # value objects (a prefix of the same series). The series keep the values alive: ids stay theirs.
+    memo: dict[Hashable, Any] = ctx.memo.get(("shared",), ctx.memo)
     key = ("lab-row", id(lab), of)
-    row: Row | None = ctx.memo.get(key)
+    row: Row | None = memo.get(key)
     if row is None:
-        row = ctx.memo[key] = _build_row(ctx, lab, of)
+        row = memo[key] = _build_row(ctx, lab, of)
     return row
 
 
@@ -60,37 +66,59 @@ def _build_row(ctx: Context, lab: LabResult, of: str) -> Row:
     )
 
 
-def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...]:
-    """The compared quantity (x ULN, x baseline or the value) of each result, in decimal, memoised."""
-    key = ("lab-multiples", analyte, of)
-    found: tuple[Decimal | None, ...] | None = ctx.memo.get(key)
+def _per_value(
+    ctx: Context, key: Hashable, analyte: str, build: Callable[[tuple[LabResult, ...]], tuple[Any, ...]]
+) -> tuple[Any, ...]:
+    """`build` of the analyte's series: one item per value, depending on that value only (memoised)."""
+    found: tuple[Any, ...] | None = ctx.memo.get(key)
     if found is None:
         series = ctx.request.facts.labs.get(analyte, ())
         # The patient as of an earlier moment (cards.engine) sees a prefix of the same series: its
-        # multiples are a prefix of the ones already worked out (each depends on its own value only).
+        # items are a prefix of the ones already worked out (each depends on its own value only).
         shared: dict[Hashable, Any] | None = ctx.memo.get(("shared",))
         whole = shared.get(key) if shared is not None else None
         if whole is not None and whole[0][: len(series)] == series:
             found = whole[1][: len(series)]
         else:
-            if of == "value":
-                found = tuple(exact(lab.value) for lab in series)
-            elif of == "uln":
-                found = tuple(ratio(lab.value, lab.uln) for lab in series)
-            else:
-                found = tuple(ratio(lab.value, lab.baseline) for lab in series)
+            found = build(series)
             if shared is not None and (whole is None or len(series) > len(whole[0])):
                 shared[key] = (series, found)
         ctx.memo[key] = found
     return found
 
 
+def _multiples(ctx: Context, analyte: str, of: str) -> tuple[Decimal | None, ...]:
+    """The compared quantity (x ULN, x baseline or the value) of each result, in decimal, memoised."""
+
+    def build(series: tuple[LabResult, ...]) -> tuple[Decimal | None, ...]:
+        if of == "value":
+            return tuple(exact(lab.value) for lab in series)
+        if of == "uln":
+            return tuple(ratio(lab.value, lab.uln) for lab in series)
+        return tuple(ratio(lab.value, lab.baseline) for lab in series)
+
+    return _per_value(ctx, ("lab-multiples", analyte, of), analyte, build)
+
+
+def _meets(ctx: Context, test: _LabTest) -> tuple[bool, ...]:
+    """Whether each result's compared quantity is known and meets the test's comparison (memoised)."""
+    multiples = _multiples(ctx, test.analyte, test.of)
+    # COMPARATORS compare exact(a) with exact(b); a multiple is a Decimal already (exact(m) is m),
+    # so comparing it with the threshold's exact decimal is the same test, without the calls.
+    compare, limit = _DECIMAL_COMPARATORS[test.op], exact(test.threshold)
+
+    def build(series: tuple[LabResult, ...]) -> tuple[bool, ...]:
+        return tuple(m is not None and compare(m, limit) for m in multiples)
+
+    key = ("lab-meets", test.analyte, test.of, test.op, test.threshold)
+    return _per_value(ctx, key, test.analyte, build)
+
+
 def _unrecovered(
     ctx: Context,
     series: Sequence[LabResult],
     multiples: Sequence[Decimal | None],
-    compare: Callable[[Number, Number], bool],
-    threshold: float,
+    meets: Sequence[bool],
     until: float,
     of: str,
 ) -> Outcome:
@@ -98,7 +126,7 @@ def _unrecovered(
 
     This is the "withhold until recovered" stretch between a withholding value and recovery.
     """
-    peaks = [i for i, m in enumerate(multiples) if m is not None and compare(m, threshold)]
+    peaks = [i for i, met in enumerate(meets) if met]
     if not peaks or peaks[-1] == len(series) - 1:
         return Outcome(False)  # never met, or met now (the rule on the current value applies)
     since = [m for m in multiples[peaks[-1] + 1 :] if m is not None]
@@ -129,8 +157,7 @@ def _worst(multiples: Sequence[Decimal | None]) -> int | None:
 def _episodes(
     series: Sequence[LabResult],
     multiples: Sequence[Decimal | None],
-    compare: Callable[[Number, Number], bool],
-    threshold: float,
+    meets: Sequence[bool],
     recovered_le: float | None = None,
 ) -> tuple[int, datetime | None]:
     """How many separate episodes of values meet the threshold, and when the last one began.
@@ -139,8 +166,7 @@ def _episodes(
     dipping below the threshold without recovering is the same episode, not a second occurrence.
     """
     runs, inside, onset = 0, False, None
-    for lab, m in zip(series, multiples, strict=True):
-        above = m is not None and compare(m, threshold)
+    for lab, m, above in zip(series, multiples, meets, strict=True):
         if above and not inside:
             runs, onset = runs + 1, lab.effective
         if recovered_le is None:
@@ -152,8 +178,32 @@ def _episodes(
     return runs, onset
 
 
-def lab_condition(spec: Mapping[str, Any]) -> Condition:
-    """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
+_DECIMAL_COMPARATORS: dict[str, Callable[[Decimal, Decimal], bool]] = {
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class _LabTest:
+    """A `lab` node read once: which value of which series is compared with what."""
+
+    analyte: str
+    of: str
+    op: str
+    threshold: float
+    which: str
+    until: float | None
+    episodes: int
+
+    @property
+    def compare(self) -> Callable[[Number, Number], bool]:
+        return COMPARATORS[self.op][1]
+
+
+def _lab_test(spec: Mapping[str, Any]) -> _LabTest:
     analyte = str(spec["lab"])
     of = spec.get("of", "uln")
     if of not in ("uln", "baseline", "value"):
@@ -162,7 +212,6 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     if len(tests) != 1:
         raise ConditionError(f"lab {analyte}: give exactly one of gt, ge, lt, le")
     op, threshold = tests[0]
-    symbol, compare = COMPARATORS[op]
     which = spec.get("which", "latest")
     if which not in ("latest", "worst", "unrecovered"):
         raise ConditionError(f"which: expected latest, worst or unrecovered, got {which!r}")
@@ -170,6 +219,51 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
     episodes = int(spec.get("episodes_ge", 1))
     if (which == "unrecovered") != (until is not None) and not (until is not None and episodes > 1):
         raise ConditionError("until_le: required with which = 'unrecovered'; allowed with episodes_ge")
+    return _LabTest(analyte, of, op, threshold, which, None if until is None else float(until), episodes)
+
+
+def lab_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
+    """False only when the lab test is not true for the patient as seen at any moment (memoised).
+
+    Seen at an earlier moment, the series is the values recorded by then: a prefix (or, with naive
+    times, a subsequence) of the whole series, each value with the same multiple (it depends on
+    that value alone). The test is true only when the value it picks (the latest, the worst, the
+    peak of an unrecovered stretch) meets the comparison, so it never is when no value of the whole
+    series meets it. With `episodes_ge`, it also needs that many separate runs: a prefix or
+    subsequence never has more runs than the whole series (a run ends only at a value that ends it
+    in the whole series too), so fewer runs in the whole series means never.
+    """
+    test = _lab_test(spec)
+    key = ("lab-ever-met", test)
+    found: bool | None = ctx.memo.get(key)
+    if found is None:
+        meets = _meets(ctx, test)
+        found = any(meets)
+        if found and test.which != "unrecovered" and test.episodes > 1:
+            runs, _ = _runs(ctx, test)
+            found = runs >= test.episodes
+        ctx.memo[key] = found
+    return found
+
+
+def _runs(ctx: Context, test: _LabTest) -> tuple[int, datetime | None]:
+    """`_episodes` of the test's series (memoised: rules share tests, e.g. "CK > 5 x ULN")."""
+    recovered = test.until if test.which != "unrecovered" else None
+    key = ("lab-runs", test.analyte, test.of, test.op, test.threshold, recovered)
+    found: tuple[int, datetime | None] | None = ctx.memo.get(key)
+    if found is None:
+        series = ctx.request.facts.labs.get(test.analyte, ())
+        multiples = _multiples(ctx, test.analyte, test.of)
+        found = ctx.memo[key] = _episodes(series, multiples, _meets(ctx, test), recovered)
+    return found
+
+
+def lab_condition(spec: Mapping[str, Any]) -> Condition:
+    """The latest (or worst) value of an analyte against a ULN/baseline multiple or value."""
+    test = _lab_test(spec)
+    analyte, of, op, threshold, which = test.analyte, test.of, test.op, test.threshold, test.which
+    until, episodes = test.until, test.episodes
+    symbol = COMPARATORS[op][0]
     label = {"uln": "ULN", "baseline": "baseline", "value": ""}[of]
     name = analyte.upper() if len(analyte) <= 3 else analyte
     unit = str(spec.get("unit", ""))
@@ -194,8 +288,9 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
                 ),
             )
         multiples = _multiples(ctx, analyte, of)
+        meets = _meets(ctx, test)
         if which == "unrecovered":
-            return _unrecovered(ctx, series, multiples, compare, threshold, float(until or 0), of)
+            return _unrecovered(ctx, series, multiples, meets, float(until or 0), of)
         index = len(series) - 1
         if which == "worst":
             worst = _worst(multiples)
@@ -203,18 +298,13 @@ def lab_condition(spec: Mapping[str, Any]) -> Condition:
         chosen, value = series[index], multiples[index]
         if value is None:
             return Outcome(None, missing=(f"{analyte} {label} (not known; needed for {wording})",))
-        if not compare(value, threshold):
+        if not meets[index]:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
-        recovered = float(until) if until is not None and which != "unrecovered" else None
-        runs, onset = _episodes(series, multiples, compare, threshold, recovered)
+        runs, onset = _runs(ctx, test)
         if runs < episodes:
             return Outcome(False, rows=(_lab_row(ctx, chosen, of),))
         if episodes > 1:
-            rows = tuple(
-                _lab_row(ctx, lab, of)
-                for lab, m in zip(series, multiples, strict=True)
-                if m is not None and compare(m, threshold)
-            )
+            rows = tuple(_lab_row(ctx, lab, of) for lab, met in zip(series, meets, strict=True) if met)
         else:
             rows = (_lab_row(ctx, chosen, of),)
         graded = ctx.lab_events.get(chosen.resource)

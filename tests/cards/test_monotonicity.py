@@ -19,7 +19,7 @@ from hypothesis import strategies as st
 from cards.decisions import category, rank
 from cards.engine import evaluate
 from cards.loader import KnowledgeBase
-from cards.model import RenderedCard
+from cards.model import EvaluationRequest, RenderedCard
 from terminology.analytes import get_analyte
 from terminology.model import GradedEvent, LabResult, MedicationOrder
 from tests.cards.builders import days_ago, event, facts, lab, order, request
@@ -140,8 +140,8 @@ def _labs(state: dict[str, Any]) -> tuple[LabResult, ...]:
     return tuple(out)
 
 
-def cards_for(state: dict[str, Any], base: KnowledgeBase | None = None) -> list[RenderedCard]:
-    """Run the engine on a generated state (with the built-in knowledge unless `base`)."""
+def request_for(state: dict[str, Any]) -> EvaluationRequest:
+    """The engine's request for a generated state: the drug on record, and a draft on order-sign."""
     drug = state["drug"]
     amount, per_day = full_dose(drug)
     on_record: MedicationOrder = order(
@@ -149,7 +149,12 @@ def cards_for(state: dict[str, Any], base: KnowledgeBase | None = None) -> list[
     )
     patient = facts(events=_events(state), labs=_labs(state), medications=(on_record,))
     drafts = (order(drug, amount, per_day, ident="draft"),) if state["hook"] == "order-sign" else ()
-    req = request(state["hook"], patient, *drafts)
+    return request(state["hook"], patient, *drafts)
+
+
+def cards_for(state: dict[str, Any], base: KnowledgeBase | None = None) -> list[RenderedCard]:
+    """Run the engine on a generated state (with the built-in knowledge unless `base`)."""
+    req = request_for(state)
     if base is None:
         return run(req)
     return [c for c in evaluate(req, base).cards if not c.rule_ids[0].endswith(".monitoring.schedule")]
