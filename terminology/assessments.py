@@ -37,17 +37,27 @@ def _moment(resource: Mapping[str, Any], *names: str) -> datetime | None:
     return None
 
 
+def _assessment_category(categories: Any) -> bool:
+    """True when a code of Observation.category (as `codings` reads it) is an assessment category.
+
+    Asked of every Observation, nearly all of them labs: plain loops, no generator.
+    """
+    for category in as_list(categories):
+        concept = as_map(category)
+        for coding in as_list(concept.get("coding")) if "coding" in concept else (concept,):
+            code = as_map(coding).get("code")
+            if type(code) is str and code.strip() in _ASSESSMENT_CATEGORIES:
+                return True
+    return False
+
+
 def read_assessment(resource: Mapping[str, Any]) -> Assessment | None:
     """The assessment a resource records, or None (not done, not an assessment, no date)."""
     kind = as_str(resource.get("resourceType")) or ""
+    if kind == "Observation" and not _assessment_category(resource.get("category")):
+        return None  # a lab value or a recorded grade, not an assessment
     if kind not in _KINDS or (as_str(resource.get("status")) or "") not in _DONE[kind]:
         return None
-    if kind == "Observation":
-        categories = {
-            code for category in as_list(resource.get("category")) for _, code, _ in codings(category)
-        }
-        if not categories & _ASSESSMENT_CATEGORIES:
-            return None
     if kind == "Procedure":
         effective = _moment(resource, "performedDateTime", "performedPeriod")
     else:

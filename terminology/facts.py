@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
 from terminology.assessments import read_assessment
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_list, as_map, as_str, codings, reference_of
+from terminology.fhir import as_list, as_map, as_str, codings
 from terminology.grading import grade_lab
 from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
@@ -64,17 +64,18 @@ def _with_baselines(
     ]
 
 
-def _flatten(resources: Iterable[Any], depth: int = 0) -> Iterator[Mapping[str, Any]]:
+def _flatten(resources: Iterable[Any], depth: int = 0) -> list[Mapping[str, Any]]:
     """Every resource, with Bundles (e.g. a search result passed as is) opened up to 3 levels deep."""
+    flat: list[Mapping[str, Any]] = []
     for raw in resources:
-        resource = as_map(raw)
+        resource = raw if type(raw) is dict else as_map(raw)
         if resource.get("resourceType") == "Bundle":
             if depth < 3:
-                yield from _flatten(
-                    (as_map(e).get("resource") for e in as_list(resource.get("entry"))), depth + 1
-                )
+                entries = as_list(resource.get("entry"))
+                flat += _flatten((as_map(e).get("resource") for e in entries), depth + 1)
             continue
-        yield resource
+        flat.append(resource)
+    return flat
 
 
 class _DrugResolver:
@@ -132,7 +133,7 @@ def build_facts(
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
-        ref = reference_of(resource)
+        ref = f"{kind}/{as_str(resource.get('id')) or '?'}"  # reference_of, with the kind read once
         if resource.get("id") is not None:
             if ref in seen:
                 continue
