@@ -7,7 +7,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from terminology.assessments import read_assessment
+from terminology.assessments import has_assessment_category, read_assessment
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
 from terminology.fhir import as_list, as_map, as_str, codings
@@ -15,6 +15,7 @@ from terminology.grading import grade_lab
 from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
 from terminology.model import (
+    Assessment,
     DrugIdentity,
     Exclusion,
     GradedEvent,
@@ -150,7 +151,10 @@ def build_facts(
     events: list[GradedEvent] = []
     exclusions: list[Exclusion] = []
     series: dict[str, list[LabResult]] = {}
+    observed: list[Assessment] = []  # survey and exam Observations
     for ref, resource in by_type.get("Observation", ()):
+        if has_assessment_category(resource) and (found := read_assessment(resource)) is not None:
+            observed.append(found)
         readings = read_lab(resource, ref)
         if not readings:
             recorded = read_recorded_observation(resource, ctcae_version)
@@ -210,10 +214,11 @@ def build_facts(
 
     assessments = [
         found
-        for kind in ("Procedure", "DiagnosticReport", "Observation")
+        for kind in ("Procedure", "DiagnosticReport")
         for _, resource in by_type.get(kind, ())
         if (found := read_assessment(resource)) is not None
     ]
+    assessments += observed
     assessments.sort(key=lambda a: a.effective or _EARLIEST)
     return PatientFacts(
         ctcae_version=ctcae_version,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
-from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
+from terminology.analytes import Analyte, get_analytes
 from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
 from terminology.units import Conversion, convert_factor, normalise_unit
@@ -19,20 +19,33 @@ EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
 
 
-def lab_analyte(concept: Any) -> str | None:
+@cache
+def _analytes_by_loinc() -> dict[str, Analyte]:
+    """Every LOINC code toxhooks reads, to its Analyte (analyte_for_loinc and get_analytes in one)."""
+    return {entry.code: a for a in get_analytes().values() for entry in a.loinc}  # as analyte_for_loinc
+
+
+def _coded_analyte(concept: Any) -> Analyte | None:
     """The analyte of an Observation.code (first LOINC coding toxhooks knows), else None."""
     if type(concept) is not dict:
         return None
     items = concept.get("coding")
     if type(items) is not list:
         return None
+    by_loinc = _analytes_by_loinc()
     for coding in items:  # hot path (every Observation): plain type checks, no helpers
         if type(coding) is dict and coding.get("system") == LOINC:
             code = coding.get("code")
-            analyte = analyte_for_loinc(code) if type(code) is str else None
-            if analyte:
+            analyte = by_loinc.get(code) if type(code) is str else None
+            if analyte is not None:
                 return analyte
     return None
+
+
+def lab_analyte(concept: Any) -> str | None:
+    """The analyte id of an Observation.code (first LOINC coding toxhooks knows), else None."""
+    analyte = _coded_analyte(concept)
+    return analyte.id if analyte is not None else None
 
 
 def effective_of(resource: Mapping[str, Any]) -> datetime | None:
@@ -155,31 +168,24 @@ def read_lab(resource: Mapping[str, Any], ref: str | None = None) -> list[LabRes
     `ref` is the Observation's relative reference when the caller already has it.
     """
     ref = ref or reference_of(resource)
-    analyte_id = lab_analyte(resource.get("code"))
+    analyte = _coded_analyte(resource.get("code"))
     components = resource.get("component")
-    found: list[tuple[Mapping[str, Any], str]]
+    found: list[tuple[Mapping[str, Any], Analyte]]
     if type(components) is not list:  # the common case: one value, no components
-        if not analyte_id:
+        if analyte is None:
             return []
-        analyte = get_analytes().get(analyte_id)
-        if analyte is not None and as_str(resource.get("status")) not in EXCLUDED_STATUSES:
+        if as_str(resource.get("status")) not in EXCLUDED_STATUSES:
             return [_one(resource, resource, analyte, ref)]
-        found = [(resource, analyte_id)]
+        found = [(resource, analyte)]
     else:
-        found = [(resource, analyte_id)] if analyte_id else []
+        found = [(resource, analyte)] if analyte is not None else []
         for component in components:
-            component_id = lab_analyte(as_map(component).get("code"))
-            if component_id:
-                found.append((as_map(component), component_id))
+            component_analyte = _coded_analyte(as_map(component).get("code"))
+            if component_analyte is not None:
+                found.append((as_map(component), component_analyte))
         if not found:
             return []
     status = as_str(resource.get("status"))
     if status in EXCLUDED_STATUSES:
-        return [Exclusion(ref, f"status {status}", a) for _, a in found]
-    analytes = get_analytes()
-    results: list[LabResult | Exclusion] = []
-    for part, a in found:
-        analyte = analytes.get(a)
-        if analyte is not None:
-            results.append(_one(resource, part, analyte, ref))
-    return results
+        return [Exclusion(ref, f"status {status}", a.id) for _, a in found]
+    return [_one(resource, part, a, ref) for part, a in found]
