@@ -164,7 +164,8 @@ def unique(resources: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     for resource in resources:
         rid = resource.get("id")
         if isinstance(rid, str):
-            ident = (str(resource["resourceType"]), rid)
+            kind = resource["resourceType"]
+            ident = (kind if type(kind) is str else str(kind), rid)
             if ident in seen:
                 continue
             seen.add(ident)

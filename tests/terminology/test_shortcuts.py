@@ -1,8 +1,9 @@
-"""The reading shortcuts give the answers of the plain readings: grading's lowest band, AKI's window."""
+"""The reading shortcuts give the plain readings' answers: lowest band, AKI window, own patient."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -11,6 +12,7 @@ from hypothesis import strategies as st
 from terminology.grading import _best
 from terminology.kidney import _ABSOLUTE_WINDOW, _RELATIVE_WINDOW, _dated, _latest_rise, _meets, _rise
 from terminology.model import LabResult
+from terminology.resources import other_patient
 from terminology.thresholds import Band, get_rules, lowest_decides
 
 T0 = datetime(2026, 3, 1, 8, tzinfo=UTC)
@@ -107,3 +109,32 @@ def test_aki_window_finds_what_every_pair_finds(points: list[tuple[int, float]])
     ]
     dated = _dated(series)
     assert _latest_rise(dated) == _rise_every_pair(dated)
+
+
+def _owner_by_splitting(resource: dict[str, Any], patient_id: str) -> str | None:
+    """resources.other_patient as first written, for the subject/patient references."""
+    for name in ("subject", "patient"):
+        ref = resource.get(name)
+        target = ref.get("reference") if isinstance(ref, dict) else None
+        if isinstance(target, str) and "Patient/" in target:
+            owner = target.rstrip("/").split("Patient/")[-1].split("/")[0]
+            return None if owner == patient_id else f"Patient/{owner}"
+    return None
+
+
+@pytest.mark.parametrize("patient_id", ["p1", "Patient", "a/b", "p1/", "x Patient/y", ""])
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "Patient/p1",
+        "Patient/Patient",
+        "Patient/a/b",
+        "Patient/p1/",
+        "https://ehr/fhir/Patient/p1",
+        "Patient/",
+        "p1",
+    ],
+)
+def test_own_patient_shortcut_reads_references_as_splitting_does(patient_id: str, reference: str) -> None:
+    for resource in ({"subject": {"reference": reference}}, {"patient": {"reference": reference}}):
+        assert other_patient(resource, patient_id) == _owner_by_splitting(resource, patient_id)
