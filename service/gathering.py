@@ -12,7 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from enum import StrEnum
 from functools import cache
 from typing import Any
@@ -164,7 +164,8 @@ def unique(resources: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
     for resource in resources:
         rid = resource.get("id")
         if isinstance(rid, str):
-            ident = (str(resource["resourceType"]), rid)
+            kind = resource["resourceType"]
+            ident = (kind if type(kind) is str else str(kind), rid)
             if ident in seen:
                 continue
             seen.add(ident)
@@ -193,11 +194,27 @@ def _lab_codes(analytes: frozenset[str]) -> tuple[str, ...]:
     return tuple(f"{LOINC}|{code}" for code in loinc_codes(sorted(analytes)))
 
 
+# Rendering a service's templates (URL-encoding every lab code) costs more than validating the
+# request's envelope, and what it gives depends only on the templates, the lab codes and the day
+# the date window starts (ServiceDefinition.prefetch_queries fills in the date of `since`): every
+# call of the day gets the same queries, so they are rendered once per service and day.
+_RENDERED: dict[tuple[str, tuple[tuple[str, str], ...], tuple[str, ...], date], dict[str, str]] = {}
+_RENDERED_MAX = 64  # services x days kept; a new day renders again
+
+
 def prefetch_queries(
     service: ServiceDefinition, knowledge: KnowledgeBase, *, window_days: int, now: datetime
 ) -> dict[str, str]:
     """The service's prefetch templates as discovery shows them now."""
-    return service.prefetch_queries(lab_codes=lab_codes(knowledge), since=now - timedelta(days=window_days))
+    since = now - timedelta(days=window_days)
+    codes = _lab_codes(knowledge.analytes())
+    key = (service.id, tuple(service.prefetch.items()), codes, since.date())
+    rendered = _RENDERED.get(key)
+    if rendered is None:
+        if len(_RENDERED) >= _RENDERED_MAX:
+            _RENDERED.clear()
+        rendered = _RENDERED[key] = service.prefetch_queries(lab_codes=codes, since=since)
+    return dict(rendered)  # the caller's own copy
 
 
 def collect(

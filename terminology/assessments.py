@@ -6,10 +6,10 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
-from terminology.fhir import as_list, as_map, as_str, codings, parse_datetime, reference_of
+from terminology.fhir import as_map, as_str, codings, parse_datetime, reference_of
 from terminology.model import Assessment
 
-__all__ = ["read_assessment"]
+__all__ = ["has_assessment_category", "read_assessment"]
 
 _DONE = {
     "Procedure": frozenset({"completed"}),
@@ -37,17 +37,33 @@ def _moment(resource: Mapping[str, Any], *names: str) -> datetime | None:
     return None
 
 
+def has_assessment_category(observation: Mapping[str, Any]) -> bool:
+    """True when a code of Observation.category (as `codings` reads it) is an assessment category.
+
+    Asked of every Observation, nearly all of them labs: plain type checks, no generator.
+    """
+    categories = observation.get("category")
+    if type(categories) is not list:
+        return False
+    for category in categories:
+        concept = category if type(category) is dict else as_map(category)
+        items = concept.get("coding") if "coding" in concept else [concept]
+        if type(items) is not list:
+            continue
+        for coding in items:
+            code = (coding if type(coding) is dict else as_map(coding)).get("code")
+            if type(code) is str and code.strip() in _ASSESSMENT_CATEGORIES:
+                return True
+    return False
+
+
 def read_assessment(resource: Mapping[str, Any]) -> Assessment | None:
     """The assessment a resource records, or None (not done, not an assessment, no date)."""
     kind = as_str(resource.get("resourceType")) or ""
+    if kind == "Observation" and not has_assessment_category(resource):
+        return None  # a lab value or a recorded grade, not an assessment
     if kind not in _KINDS or (as_str(resource.get("status")) or "") not in _DONE[kind]:
         return None
-    if kind == "Observation":
-        categories = {
-            code for category in as_list(resource.get("category")) for _, code, _ in codings(category)
-        }
-        if not categories & _ASSESSMENT_CATEGORIES:
-            return None
     if kind == "Procedure":
         effective = _moment(resource, "performedDateTime", "performedPeriod")
     else:

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from terminology.assessments import read_assessment
+from terminology.assessments import has_assessment_category, read_assessment
 from terminology.ctcae import get_table
 from terminology.drugs import match_drug
-from terminology.fhir import as_list, as_map, as_str, codings, reference_of
+from terminology.fhir import as_list, as_map, as_str, codings
 from terminology.grading import grade_lab
 from terminology.kidney import aki_from_creatinine
 from terminology.labs import read_lab
 from terminology.model import (
+    Assessment,
     DrugIdentity,
     Exclusion,
     GradedEvent,
@@ -64,17 +65,18 @@ def _with_baselines(
     ]
 
 
-def _flatten(resources: Iterable[Any], depth: int = 0) -> Iterator[Mapping[str, Any]]:
+def _flatten(resources: Iterable[Any], depth: int = 0) -> list[Mapping[str, Any]]:
     """Every resource, with Bundles (e.g. a search result passed as is) opened up to 3 levels deep."""
+    flat: list[Mapping[str, Any]] = []
     for raw in resources:
-        resource = as_map(raw)
+        resource = raw if type(raw) is dict else as_map(raw)
         if resource.get("resourceType") == "Bundle":
             if depth < 3:
-                yield from _flatten(
-                    (as_map(e).get("resource") for e in as_list(resource.get("entry"))), depth + 1
-                )
+                entries = as_list(resource.get("entry"))
+                flat += _flatten((as_map(e).get("resource") for e in entries), depth + 1)
             continue
-        yield resource
+        flat.append(resource)
+    return flat
 
 
 class _DrugResolver:
@@ -132,7 +134,7 @@ def build_facts(
         kind = as_str(resource.get("resourceType"))
         if kind is None:
             continue
-        ref = reference_of(resource)
+        ref = f"{kind}/{as_str(resource.get('id')) or '?'}"  # reference_of, with the kind read once
         if resource.get("id") is not None:
             if ref in seen:
                 continue
@@ -149,7 +151,10 @@ def build_facts(
     events: list[GradedEvent] = []
     exclusions: list[Exclusion] = []
     series: dict[str, list[LabResult]] = {}
+    observed: list[Assessment] = []  # survey and exam Observations
     for ref, resource in by_type.get("Observation", ()):
+        if has_assessment_category(resource) and (found := read_assessment(resource)) is not None:
+            observed.append(found)
         readings = read_lab(resource, ref)
         if not readings:
             recorded = read_recorded_observation(resource, ctcae_version)
@@ -209,10 +214,11 @@ def build_facts(
 
     assessments = [
         found
-        for kind in ("Procedure", "DiagnosticReport", "Observation")
+        for kind in ("Procedure", "DiagnosticReport")
         for _, resource in by_type.get(kind, ())
         if (found := read_assessment(resource)) is not None
     ]
+    assessments += observed
     assessments.sort(key=lambda a: a.effective or _EARLIEST)
     return PatientFacts(
         ctcae_version=ctcae_version,

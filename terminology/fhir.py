@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -51,13 +51,28 @@ def as_float(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def codings(concept: Any) -> Iterator[tuple[str | None, str | None, str | None]]:
-    """(system, code, display) of each coding of a CodeableConcept (or a bare Coding)."""
+def codings(concept: Any) -> list[tuple[str | None, str | None, str | None]]:
+    """(system, code, display) of each coding of a CodeableConcept (or a bare Coding), read as `as_str`."""
     concept = as_map(concept)
-    items = as_list(concept.get("coding")) if "coding" in concept else [concept]
+    if "coding" in concept:
+        items = concept.get("coding")
+        if type(items) is not list:
+            return []
+    else:
+        items = [concept]
+    # Read for every code of every resource: the as_str test written out, no generator.
+    found = []
     for item in items:
-        coding = as_map(item)
-        yield as_str(coding.get("system")), as_str(coding.get("code")), as_str(coding.get("display"))
+        coding = item if type(item) is dict else as_map(item)
+        system, code, display = coding.get("system"), coding.get("code"), coding.get("display")
+        found.append(
+            (
+                (system.strip() or None) if type(system) is str else None,
+                (code.strip() or None) if type(code) is str else None,
+                (display.strip() or None) if type(display) is str else None,
+            )
+        )
+    return found
 
 
 def parse_datetime(value: Any) -> datetime | None:

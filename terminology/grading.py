@@ -60,24 +60,39 @@ def _analyte(lab: LabResult) -> Analyte:
     return analyte
 
 
-def _relative(lab: LabResult, band: Band) -> _Check:
-    """A ULN/LLN/baseline band: the value against x times the reference (None when there is none)."""
-    ref = lab.uln if band.ref == "ULN" else lab.lln if band.ref == "LLN" else lab.baseline
-    if not ref or ref <= 0:
-        return band, None, None, None
-    return band, _holds(lab.value, band.op, band.x * ref), ref, lab.value / ref
-
-
-def _best(lab: LabResult, bands: tuple[Band, ...]) -> tuple[_Check | None, _Check | None, _Check | None]:
+def _best(
+    lab: LabResult, bands: tuple[Band, ...], lowest_decides: bool
+) -> tuple[_Check | None, _Check | None, _Check | None]:
     """The highest band that holds, the highest band above it that could not be evaluated, and the
-    check of the lowest band when none holds (what the evidence shows for grade 0)."""
+    check of the lowest band when none holds (what the evidence shows for grade 0).
+
+    A ULN/LLN/baseline band is the value against x times the reference; it cannot be evaluated
+    when there is no (positive) reference. Absolute bands are `_absolute`'s. `lowest_decides`
+    is `thresholds.lowest_decides(bands)`.
+    """
+    value = lab.value
+    if lowest_decides:  # most values are normal: when the lowest band fails, so does every band
+        lowest = bands[-1]
+        kind = lowest.ref
+        ref = lab.uln if kind == "ULN" else lab.lln if kind == "LLN" else lab.baseline
+        if ref and ref > 0 and not _holds(value, lowest.op, lowest.x * ref):
+            return None, None, (lowest, False, ref, value / ref)  # all evaluated, none holds
     unknown: _Check | None = None
     check: _Check | None = None
     for band in bands:
-        check = _absolute(lab, band) if band.ref == "abs" else _relative(lab, band)
-        if check[1]:
+        kind = band.ref
+        if kind == "abs":
+            check = _absolute(lab, band)
+        else:  # one per band and lab value: read in line rather than in a helper
+            ref = lab.uln if kind == "ULN" else lab.lln if kind == "LLN" else lab.baseline
+            if not ref or ref <= 0:
+                check = (band, None, None, None)
+            else:
+                check = (band, _holds(value, band.op, band.x * ref), ref, value / ref)
+        holds = check[1]
+        if holds:
             return check, unknown, None
-        if check[1] is None and unknown is None:
+        if holds is None and unknown is None:
             unknown = (band, None, None, None)
     return None, unknown, check
 
@@ -106,10 +121,12 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
     """Grade one LabResult for one rule; an Exclusion says why it could not be graded."""
     baseline_mode = lab.baseline is not None and _uses_baseline(rule, lab)
     replace_uln = baseline_mode and rule.baseline_combine == "replace"
-    bands = (
-        rule.bands_desc if not baseline_mode else rule.baseline_desc if replace_uln else rule.combined_desc
-    )
-    best, unknown, lowest_check = _best(lab, bands)
+    if not baseline_mode:
+        best, unknown, lowest_check = _best(lab, rule.bands_desc, rule.bands_lowest_decides)
+    elif replace_uln:
+        best, unknown, lowest_check = _best(lab, rule.baseline_desc, rule.baseline_lowest_decides)
+    else:
+        best, unknown, lowest_check = _best(lab, rule.combined_desc, rule.combined_lowest_decides)
     grade = best[0].grade if best else 0
     if unknown is not None and unknown[0].grade > grade:
         missing = unknown[0].ref
@@ -131,24 +148,27 @@ def grade_lab(lab: LabResult, rule: Rule, version: str) -> GradedEvent | Exclusi
         note = f"{note}; {bound}" if note else bound
     shown = best or lowest_check
     ref_kind = shown[0].ref if shown else None
+    # Positional (the field order of Evidence and GradedEvent): two are built per lab value and
+    # rule, and keyword passing costs a quarter more.
+    evidence = Evidence(
+        lab.resource,
+        lab.received,
+        lab.value,
+        lab.unit,
+        _KIND[ref_kind] if ref_kind else None,  # reference_kind
+        shown[2] if shown else None,  # reference_value
+        ref_kind in lab.default_bounds,  # reference_is_default
+        shown[3] if shown else None,  # multiple
+        best[0].label if best else _GRADE_0_ROW,  # rule_row
+        note,
+    )
     return GradedEvent(
-        term=rule.term,
-        meddra_code=rule.meddra_code,
-        grade=grade,
-        ctcae_version=version,
-        effective=lab.effective,
-        source=EventSource.LAB,
-        evidence=Evidence(
-            resource=lab.resource,
-            received=lab.received,
-            value=lab.value,
-            unit=lab.unit,
-            reference_kind=_KIND[ref_kind] if ref_kind else None,
-            reference_value=shown[2] if shown else None,
-            reference_is_default=ref_kind in lab.default_bounds,
-            multiple=shown[3] if shown else None,
-            rule_row=best[0].label if best else _GRADE_0_ROW,
-            note=note,
-        ),
-        analyte=lab.analyte,
+        rule.term,
+        rule.meddra_code,
+        grade,
+        version,  # ctcae_version
+        lab.effective,
+        EventSource.LAB,  # source
+        evidence,
+        lab.analyte,
     )

@@ -58,14 +58,21 @@ def _dated(series: Sequence[LabResult]) -> list[tuple[datetime, LabResult]]:
     )
 
 
-def aki_from_creatinine(series: Sequence[LabResult]) -> HistoryCondition | None:
-    """The latest creatinine rise meeting KDIGO 2012 as an "aki" history condition, else None."""
-    dated = _dated(series)
-    found: tuple[LabResult, LabResult, bool] | None = None  # (value, baseline, absolute criterion)
-    for index, (when, lab) in enumerate(dated):
-        prior = [(t, p) for t, p in dated[:index] if when - t <= _RELATIVE_WINDOW and t < when]
-        if not prior:
+def _latest_rise(dated: Sequence[tuple[datetime, LabResult]]) -> tuple[LabResult, LabResult, bool] | None:
+    """The latest value meeting a criterion: (value, baseline, absolute criterion), else None."""
+    found: tuple[LabResult, LabResult, bool] | None = None
+    # The values before `when` within 7 days are dated[start:end]: the list is sorted by time and
+    # `when` only grows, so both ends only move forward (linear, not a scan of all earlier values
+    # per value). Values at the same moment as `when` are not before it.
+    start = end = 0
+    for when, lab in dated:
+        while end < len(dated) and dated[end][0] < when:
+            end += 1
+        while start < end and when - dated[start][0] > _RELATIVE_WINDOW:
+            start += 1
+        if start == end:
             continue
+        prior = dated[start:end]
         base = min(prior, key=lambda pair: pair[1].value)[1]
         recent = [p for t, p in prior if when - t <= _ABSOLUTE_WINDOW]
         near = min(recent, key=lambda p: p.value) if recent else None
@@ -73,6 +80,13 @@ def aki_from_creatinine(series: Sequence[LabResult]) -> HistoryCondition | None:
             found = (lab, near, _rise(lab.value, near.value))
         if _meets(lab.value, base.value, absolute=False):
             found = (lab, base, False)
+    return found
+
+
+def aki_from_creatinine(series: Sequence[LabResult]) -> HistoryCondition | None:
+    """The latest creatinine rise meeting KDIGO 2012 as an "aki" history condition, else None."""
+    dated = _dated(series)
+    found = _latest_rise(dated)
     if found is None:
         return None
     lab, base, absolute = found

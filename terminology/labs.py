@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import cache, lru_cache
 from typing import Any
 
-from terminology.analytes import Analyte, analyte_for_loinc, get_analytes
+from terminology.analytes import Analyte, get_analytes
 from terminology.fhir import as_float, as_map, as_str, codings, parse_datetime, parse_text, reference_of
 from terminology.model import Exclusion, LabResult
-from terminology.units import convert_factor, normalise_unit
+from terminology.units import Conversion, convert_factor, normalise_unit
 
 __all__ = ["EXCLUDED_STATUSES", "effective_of", "lab_analyte", "read_lab"]
 
@@ -18,20 +19,33 @@ EXCLUDED_STATUSES = frozenset({"entered-in-error", "cancelled", "registered"})
 _COMPARATORS = {"<", "<=", ">=", ">"}
 
 
-def lab_analyte(concept: Any) -> str | None:
+@cache
+def _analytes_by_loinc() -> dict[str, Analyte]:
+    """Every LOINC code toxhooks reads, to its Analyte (analyte_for_loinc and get_analytes in one)."""
+    return {entry.code: a for a in get_analytes().values() for entry in a.loinc}  # as analyte_for_loinc
+
+
+def _coded_analyte(concept: Any) -> Analyte | None:
     """The analyte of an Observation.code (first LOINC coding toxhooks knows), else None."""
     if type(concept) is not dict:
         return None
     items = concept.get("coding")
     if type(items) is not list:
         return None
+    by_loinc = _analytes_by_loinc()
     for coding in items:  # hot path (every Observation): plain type checks, no helpers
         if type(coding) is dict and coding.get("system") == LOINC:
             code = coding.get("code")
-            analyte = analyte_for_loinc(code) if type(code) is str else None
-            if analyte:
+            analyte = by_loinc.get(code) if type(code) is str else None
+            if analyte is not None:
                 return analyte
     return None
+
+
+def lab_analyte(concept: Any) -> str | None:
+    """The analyte id of an Observation.code (first LOINC coding toxhooks knows), else None."""
+    analyte = _coded_analyte(concept)
+    return analyte.id if analyte is not None else None
 
 
 def effective_of(resource: Mapping[str, Any]) -> datetime | None:
@@ -48,6 +62,17 @@ def effective_of(resource: Mapping[str, Any]) -> datetime | None:
     return start or parse_datetime(resource.get("issued"))
 
 
+# Units arrive as free text, but one hook call repeats the same few for an analyte (every CK in U/L):
+# the reading of a unit text is worked out once. Bounded, as the texts are unbounded; keyed by the
+# analyte's id, which is cheaper to hash than the Analyte.
+@lru_cache(maxsize=1024)
+def _unit_reading(analyte_id: str, raw_unit: str | None) -> tuple[str, Conversion]:
+    """The normalised UCUM code of a received unit text and its factor to the canonical unit."""
+    analyte = get_analytes()[analyte_id]
+    unit = normalise_unit(raw_unit, analyte)
+    return unit, convert_factor(analyte, unit)
+
+
 def _bound(quantity: Any, analyte: Analyte, raw_unit: str | None, factor: float) -> float | None:
     """One referenceRange bound in canonical units (the value's unit when the bound names none)."""
     if type(quantity) is not dict:
@@ -58,7 +83,7 @@ def _bound(quantity: Any, analyte: Analyte, raw_unit: str | None, factor: float)
     unit = quantity.get("code") or quantity.get("unit")
     if unit is None or unit == raw_unit:  # the common case: the value's own unit
         return number * factor
-    converted = convert_factor(analyte, normalise_unit(as_str(unit), analyte)).factor
+    converted = _unit_reading(analyte.id, as_str(unit))[1].factor
     return number * converted if converted is not None else None
 
 
@@ -100,8 +125,7 @@ def _one(
         what = "no numeric valueQuantity" if not quantity else "valueQuantity.value is not a number"
         return Exclusion(ref, what, analyte.id)
     raw_unit = as_str(quantity.get("code")) or as_str(quantity.get("unit"))
-    unit = normalise_unit(raw_unit, analyte)
-    conversion = convert_factor(analyte, unit)
+    unit, conversion = _unit_reading(analyte.id, raw_unit)
     raw_comparator = quantity.get("comparator")
     comparator = None if raw_comparator is None else as_str(raw_comparator)
     received = f"{comparator or ''}{number:g} {raw_unit or ''}".rstrip()
@@ -118,21 +142,23 @@ def _one(
     if uln is None and analyte.default_high is not None:
         uln = analyte.default_high
         defaults += ("ULN",)
+    # Positional (the field order of LabResult): one is built per lab value, and keyword passing
+    # costs a quarter more.
     return LabResult(
-        analyte=analyte.id,
-        resource=ref,
-        effective=effective_of(resource),
-        value=number * factor,
-        unit=analyte.unit,
-        received=received,
-        uln=uln,
-        lln=lln,
-        range_is_default=bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),
-        baseline=None,  # attached by the caller, which knows the series
-        received_value=number,
-        received_unit=unit,
-        comparator=comparator,
-        default_bounds=defaults,
+        analyte.id,
+        ref,
+        effective_of(resource),
+        number * factor,  # value
+        analyte.unit,
+        received,
+        uln,
+        lln,
+        bool(defaults) and len(defaults) == (lln is not None) + (uln is not None),  # range_is_default
+        None,  # baseline: attached by the caller, which knows the series
+        number,  # received_value
+        unit,  # received_unit
+        comparator,
+        defaults,  # default_bounds
     )
 
 
@@ -142,31 +168,24 @@ def read_lab(resource: Mapping[str, Any], ref: str | None = None) -> list[LabRes
     `ref` is the Observation's relative reference when the caller already has it.
     """
     ref = ref or reference_of(resource)
-    analyte_id = lab_analyte(resource.get("code"))
+    analyte = _coded_analyte(resource.get("code"))
     components = resource.get("component")
-    found: list[tuple[Mapping[str, Any], str]]
+    found: list[tuple[Mapping[str, Any], Analyte]]
     if type(components) is not list:  # the common case: one value, no components
-        if not analyte_id:
+        if analyte is None:
             return []
-        analyte = get_analytes().get(analyte_id)
-        if analyte is not None and as_str(resource.get("status")) not in EXCLUDED_STATUSES:
+        if as_str(resource.get("status")) not in EXCLUDED_STATUSES:
             return [_one(resource, resource, analyte, ref)]
-        found = [(resource, analyte_id)]
+        found = [(resource, analyte)]
     else:
-        found = [(resource, analyte_id)] if analyte_id else []
+        found = [(resource, analyte)] if analyte is not None else []
         for component in components:
-            component_id = lab_analyte(as_map(component).get("code"))
-            if component_id:
-                found.append((as_map(component), component_id))
+            component_analyte = _coded_analyte(as_map(component).get("code"))
+            if component_analyte is not None:
+                found.append((as_map(component), component_analyte))
         if not found:
             return []
     status = as_str(resource.get("status"))
     if status in EXCLUDED_STATUSES:
-        return [Exclusion(ref, f"status {status}", a) for _, a in found]
-    analytes = get_analytes()
-    results: list[LabResult | Exclusion] = []
-    for part, a in found:
-        analyte = analytes.get(a)
-        if analyte is not None:
-            results.append(_one(resource, part, analyte, ref))
-    return results
+        return [Exclusion(ref, f"status {status}", a.id) for _, a in found]
+    return [_one(resource, part, a, ref) for part, a in found]

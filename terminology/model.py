@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, Literal
@@ -27,6 +27,18 @@ __all__ = [
 
 CtcaeVersion = Literal["5.0", "6.0"]
 
+# Evidence, GradedEvent and LabResult are built once per lab value: thousands per hook call. A
+# frozen dataclass's own __init__ sets each field with object.__setattr__, which costs about twice
+# a slot's own setter, and building these three was a third of reading the labs. So they declare
+# init=False and an __init__ that calls their slots' setters (`_setters`) in field order; repr,
+# equality, hashing, frozenness and dataclasses.replace stay the dataclass's.
+# tests/terminology/test_model.py checks each __init__ against the declared fields and defaults.
+
+
+def _setters(cls: type) -> tuple[Callable[[object, Any], None], ...]:
+    """The slot setters of a slotted dataclass, in field order."""
+    return tuple(vars(cls)[f.name].__set__ for f in fields(cls))
+
 
 class EventSource(StrEnum):
     """Where a graded event came from."""
@@ -37,7 +49,10 @@ class EventSource(StrEnum):
     CONDITION = "condition"  # a coded diagnosis (history, contraindication)
 
 
-@dataclass(frozen=True, slots=True)
+ReferenceKind = Literal["ULN", "LLN", "baseline", "absolute"]
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class Evidence:
     """Why an event has its grade: the resource, the value as received and the rule row applied."""
 
@@ -45,15 +60,43 @@ class Evidence:
     received: str | None = None  # value and unit exactly as received, e.g. "1250 U/L"
     value: float | None = None  # value converted to the analyte's canonical unit
     unit: str | None = None  # canonical unit of `value`
-    reference_kind: Literal["ULN", "LLN", "baseline", "absolute"] | None = None
+    reference_kind: ReferenceKind | None = None
     reference_value: float | None = None  # the ULN/LLN/baseline used, canonical unit
     reference_is_default: bool = False  # True when the range is toxhooks' default, not the lab's
     multiple: float | None = None  # value / reference_value
     rule_row: str | None = None  # e.g. "Grade 3: >5.0 - 10.0 x ULN"
     note: str | None = None  # e.g. "comparator '>' read conservatively"
 
+    def __init__(
+        self,
+        resource: str,
+        received: str | None = None,
+        value: float | None = None,
+        unit: str | None = None,
+        reference_kind: ReferenceKind | None = None,
+        reference_value: float | None = None,
+        reference_is_default: bool = False,
+        multiple: float | None = None,
+        rule_row: str | None = None,
+        note: str | None = None,
+    ) -> None:
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _EVIDENCE_SETTERS  # see _setters
+        s0(self, resource)
+        s1(self, received)
+        s2(self, value)
+        s3(self, unit)
+        s4(self, reference_kind)
+        s5(self, reference_value)
+        s6(self, reference_is_default)
+        s7(self, multiple)
+        s8(self, rule_row)
+        s9(self, note)
 
-@dataclass(frozen=True, slots=True)
+
+_EVIDENCE_SETTERS = _setters(Evidence)
+
+
+@dataclass(frozen=True, slots=True, init=False)
 class GradedEvent:
     """One CTCAE-graded observation of one term at one time."""
 
@@ -69,12 +112,40 @@ class GradedEvent:
     # Clinician-recorded qualifiers, e.g. ("symptomatic", True), ("suspected-scar", False).
     qualifiers: tuple[tuple[str, bool], ...] = ()
 
+    def __init__(
+        self,
+        term: str,
+        meddra_code: str | None,
+        grade: int,
+        ctcae_version: str,
+        effective: datetime | None,
+        source: EventSource,
+        evidence: Evidence,
+        analyte: str | None = None,
+        suspect_drugs: tuple[str, ...] = (),
+        qualifiers: tuple[tuple[str, bool], ...] = (),
+    ) -> None:
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9 = _GRADED_EVENT_SETTERS  # see _setters
+        s0(self, term)
+        s1(self, meddra_code)
+        s2(self, grade)
+        s3(self, ctcae_version)
+        s4(self, effective)
+        s5(self, source)
+        s6(self, evidence)
+        s7(self, analyte)
+        s8(self, suspect_drugs)
+        s9(self, qualifiers)
+
     def qualifier(self, name: str) -> bool | None:
         """The recorded value of a qualifier, or None when it was not recorded."""
         for key, value in self.qualifiers:
             if key == name:
                 return value
         return None
+
+
+_GRADED_EVENT_SETTERS = _setters(GradedEvent)
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,7 +157,7 @@ class Exclusion:
     subject: str | None = None  # analyte or term it would have informed
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, init=False)
 class LabResult:
     """One usable lab value in canonical units with its reference range and baseline."""
 
@@ -105,6 +176,39 @@ class LabResult:
     comparator: str | None = None  # "<", "<=", ">=", ">" when the value is a bound
     default_bounds: tuple[str, ...] = ()  # "LLN"/"ULN" taken from toxhooks' default range
 
+    def __init__(
+        self,
+        analyte: str,
+        resource: str,
+        effective: datetime | None,
+        value: float,
+        unit: str,
+        received: str,
+        uln: float | None = None,
+        lln: float | None = None,
+        range_is_default: bool = False,
+        baseline: float | None = None,
+        received_value: float | None = None,
+        received_unit: str | None = None,
+        comparator: str | None = None,
+        default_bounds: tuple[str, ...] = (),
+    ) -> None:
+        s0, s1, s2, s3, s4, s5, s6, s7, s8, s9, s10, s11, s12, s13 = _LAB_RESULT_SETTERS  # see _setters
+        s0(self, analyte)
+        s1(self, resource)
+        s2(self, effective)
+        s3(self, value)
+        s4(self, unit)
+        s5(self, received)
+        s6(self, uln)
+        s7(self, lln)
+        s8(self, range_is_default)
+        s9(self, baseline)
+        s10(self, received_value)
+        s11(self, received_unit)
+        s12(self, comparator)
+        s13(self, default_bounds)
+
     @property
     def x_uln(self) -> float | None:
         """Value as a multiple of the upper limit of normal."""
@@ -114,6 +218,9 @@ class LabResult:
     def x_baseline(self) -> float | None:
         """Value as a multiple of baseline."""
         return self.value / self.baseline if self.baseline else None
+
+
+_LAB_RESULT_SETTERS = _setters(LabResult)
 
 
 @dataclass(frozen=True)

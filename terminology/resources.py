@@ -46,10 +46,14 @@ def bundle_resources(bundle: Mapping[str, Any], where: str) -> tuple[list[Mappin
     malformed: list[str] = []
     for index, entry in enumerate(entries):
         resource = entry.get("resource") if isinstance(entry, dict) else None
-        if not is_resource(resource):
+        # is_resource written out (asked of every entry of every key)
+        if not (
+            isinstance(resource, dict)
+            and isinstance(resource.get("resourceType"), str)
+            and isinstance(resource.get("id", ""), str)
+        ):
             malformed.append(f"{where}.entry[{index}]")
             continue
-        assert isinstance(resource, dict)
         search = entry.get("search")
         if isinstance(search, dict) and search.get("mode") == "outcome":
             continue  # server's notes about the search, not patient data
@@ -112,9 +116,14 @@ def other_patient(resource: Mapping[str, Any], patient_id: str) -> str | None:
     if resource.get("resourceType") == "Patient":
         rid = resource.get("id")
         return f"Patient/{rid}" if isinstance(rid, str) and rid != patient_id else None
+    # The common answer, without splitting: "Patient/<our id>" names our patient when the id has
+    # no "/" (the split below would then find exactly that id).
+    ours = f"Patient/{patient_id}" if patient_id and "/" not in patient_id else None
     for name in ("subject", "patient"):
         ref = resource.get(name)
         target = ref.get("reference") if isinstance(ref, dict) else None
+        if target == ours and ours is not None:
+            return None
         if isinstance(target, str) and "Patient/" in target:
             owner = target.rstrip("/").split("Patient/")[-1].split("/")[0]
             return None if owner == patient_id else f"Patient/{owner}"

@@ -6,13 +6,22 @@ import tomllib
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from itertools import pairwise
 from typing import Any, Literal
 
 from terminology.analytes import get_analytes
 from terminology.ctcae import get_table
 from terminology.errors import TerminologyError
 
-__all__ = ["Band", "GradableTerm", "Rule", "get_rules", "gradable_terms", "rules_for_analyte"]
+__all__ = [
+    "Band",
+    "GradableTerm",
+    "Rule",
+    "get_rules",
+    "gradable_terms",
+    "lowest_decides",
+    "rules_for_analyte",
+]
 
 Op = Literal[">", ">=", "<", "<="]
 Ref = Literal["ULN", "LLN", "baseline", "abs"]
@@ -59,6 +68,11 @@ class Rule:
     bands_desc: tuple[Band, ...] = ()
     baseline_desc: tuple[Band, ...] = ()
     combined_desc: tuple[Band, ...] = ()
+    # For each of the three: whether a value that fails its lowest band fails them all
+    # (`lowest_decides`), computed on load; False is always safe (every band is then tried).
+    bands_lowest_decides: bool = False
+    baseline_lowest_decides: bool = False
+    combined_lowest_decides: bool = False
 
     @property
     def increasing(self) -> bool:
@@ -68,6 +82,30 @@ class Rule:
 
 def _desc(bands: tuple[Band, ...]) -> tuple[Band, ...]:
     return tuple(sorted(bands, key=lambda b: -b.grade))
+
+
+def lowest_decides(bands_desc: tuple[Band, ...]) -> bool:
+    """True when a value that fails the lowest band (the last, highest grade first) fails every band.
+
+    Then a normal value is graded with one comparison instead of one per band. It holds when all
+    bands are relative to the same reference (ULN, LLN or baseline), point the same way, and a
+    higher grade asks for at least as large a multiple (as small a one, going down) with an
+    operator no weaker: with a positive reference r the thresholds x * r are ordered like the
+    multiples, and grading's tolerance (1e-9 relative) grows by less than the gap between two
+    thresholds, so "fails x_low * r" implies "fails x_high * r". A '>' lowest band under a '>='
+    band (or '<' under '<=') is excluded: a value on their common boundary fails one, holds the
+    other.
+    """
+    if not bands_desc or bands_desc[0].ref == "abs" or any(b.x <= 0 for b in bands_desc):
+        return False
+    for higher, lower in pairwise(bands_desc):
+        if higher.ref != lower.ref or higher.increasing != lower.increasing:
+            return False
+        if higher.increasing and (lower.x > higher.x or (lower.op == ">" and higher.op == ">=")):
+            return False
+        if not higher.increasing and (lower.x < higher.x or (lower.op == "<" and higher.op == "<=")):
+            return False
+    return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +152,7 @@ def get_rules(version: str) -> tuple[Rule, ...]:
             baseline = tuple(_band(b, unit) for b in raw.get("baseline_bands", ()))
             if len({b.increasing for b in bands + baseline}) != 1:
                 raise ValueError(f"{raw['term']!r} mixes increasing and decreasing bands")
+            bands_desc, baseline_desc, combined_desc = _desc(bands), _desc(baseline), _desc(bands + baseline)
             rules.append(
                 Rule(
                     term=term.term,
@@ -121,9 +160,12 @@ def get_rules(version: str) -> tuple[Rule, ...]:
                     analyte=raw["analyte"],
                     bands=bands,
                     baseline_bands=baseline,
-                    bands_desc=_desc(bands),
-                    baseline_desc=_desc(baseline),
-                    combined_desc=_desc(bands + baseline),
+                    bands_desc=bands_desc,
+                    baseline_desc=baseline_desc,
+                    combined_desc=combined_desc,
+                    bands_lowest_decides=lowest_decides(bands_desc),
+                    baseline_lowest_decides=lowest_decides(baseline_desc),
+                    combined_lowest_decides=lowest_decides(combined_desc),
                     baseline_when=raw.get("baseline_when", "any"),
                     baseline_combine=raw.get("baseline_combine", "max"),
                     note=raw.get("note"),
