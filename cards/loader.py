@@ -72,6 +72,11 @@ class KnowledgeBase:
 
     def drug_identities(self) -> tuple[DrugIdentity, ...]:
         """How terminology recognises every drug the knowledge names (incl. co-medications)."""
+        return self._drug_identities
+
+    @cached_property
+    def _drug_identities(self) -> tuple[DrugIdentity, ...]:
+        # Knowledge is immutable once loaded: built once, not on every hook call (twice per call).
         seen = {
             item.drug: _identity(item.drug, item.spec.identity, "therapy") for item in self.drugs.values()
         }
