@@ -80,12 +80,16 @@ def _cmd_stages(args: argparse.Namespace) -> int:
     from benchmarks.payloads import reference_set
 
     requests = reference_set(anchor=datetime.now(UTC).date())  # as `run` does: recent labs
-    doc = {r.name: stages.time_stages(r.name, r.body, budget_s=args.budget).to_json() for r in requests}
+    doc = {
+        r.name: stages.time_stages(r.name, r.body, budget_s=args.budget, as_sent=args.as_sent).to_json()
+        for r in requests
+    }
     print(json.dumps(doc, indent=2))
     if args.profile:
         print("\n".join(stages.profile_request(requests[0].body)))
     if args.instructions:
-        counts = stages.count_instructions([r.name for r in requests], repetitions=args.repetitions)
+        names = [r.name for r in requests]
+        counts = stages.count_instructions(names, repetitions=args.repetitions, as_sent=args.as_sent)
         print("M instructions per call (callgrind):")
         print(json.dumps(counts, indent=2))
     return 0
@@ -170,6 +174,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     st.add_argument("--profile", action="store_true")
     st.add_argument("--instructions", action="store_true", help="also count instructions under callgrind")
     st.add_argument("--repetitions", type=int, default=3, help="callgrind: calls counted per stage")
+    st.add_argument("--as-sent", action="store_true", help="prefetch fitted to discovery, as `run` sends it")
     st.set_defaults(func=_cmd_stages)
 
     lay = sub.add_parser("layers", help="cost per request of each layer, switched off one at a time")

@@ -82,7 +82,7 @@ def _drafts(body: Mapping[str, Any]) -> list[Mapping[str, Any]]:
 class _Pipeline:
     """The hook route's steps, called directly with the state the app holds (settings, catalog, knowledge)."""
 
-    def __init__(self, body: Mapping[str, Any]) -> None:
+    def __init__(self, body: Mapping[str, Any], *, as_sent: bool = False) -> None:
         from cards.loader import load_knowledge
         from service.catalog import load_catalog
         from service.settings import Settings
@@ -90,6 +90,11 @@ class _Pipeline:
         self.settings = Settings()
         self.knowledge: KnowledgeBase = load_knowledge(self.settings.knowledge_dir)
         self.catalog = load_catalog()
+        if as_sent:  # the prefetch under the service's own keys, as `run` sends it over HTTP
+            from benchmarks.harness import fit_prefetch
+            from service.offline import service_for
+
+            body = fit_prefetch(dict(body), dict(service_for(body, self.catalog).prefetch))
         self.body = body
         self.raw = orjson.dumps(body)
         self.now = datetime.now(UTC)
@@ -175,9 +180,11 @@ class _Pipeline:
         orjson.dumps(answer.response)
 
 
-def time_stages(name: str, body: Mapping[str, Any], *, budget_s: float = 2.0) -> StageTimings:
+def time_stages(
+    name: str, body: Mapping[str, Any], *, budget_s: float = 2.0, as_sent: bool = False
+) -> StageTimings:
     """Time each stage on `body`, repeating to fill `budget_s`; a failing stage is reported, not fatal."""
-    pipeline = _Pipeline(body)
+    pipeline = _Pipeline(body, as_sent=as_sent)
     steps: dict[str, Callable[[], object]] = {stage: getattr(pipeline, stage) for stage in STAGES}
     errors: dict[str, str] = {}
     # One untimed pass finds failing stages and warms caches.
@@ -244,7 +251,7 @@ def _callgrind_control(flag: str) -> None:
     subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
 
 
-def _counted_child(names: list[str], repetitions: int) -> None:
+def _counted_child(names: list[str], repetitions: int, as_sent: bool) -> None:
     """Inside callgrind: each request, each stage and the whole path, `repetitions` calls per dump."""
     import gc
 
@@ -253,7 +260,7 @@ def _counted_child(names: list[str], repetitions: int) -> None:
     for request in reference_set(anchor=datetime.now(UTC).date()):
         if request.name not in names:
             continue
-        pipeline = _Pipeline(request.body)
+        pipeline = _Pipeline(request.body, as_sent=as_sent)
         steps: dict[str, Callable[[], object]] = {stage: getattr(pipeline, stage) for stage in STAGES}
         steps["whole"] = pipeline.whole
         steps[_EMPTY] = lambda: None
@@ -268,8 +275,13 @@ def _counted_child(names: list[str], repetitions: int) -> None:
             print(f"counted {request.name} {name}", flush=True)
 
 
-def count_instructions(names: list[str], *, repetitions: int = 3) -> dict[str, dict[str, float]]:
-    """Millions of instructions per call of each stage (and the whole path) of each named request."""
+def count_instructions(
+    names: list[str], *, repetitions: int = 3, as_sent: bool = False
+) -> dict[str, dict[str, float]]:
+    """Millions of instructions per call of each stage (and the whole path) of each named request.
+
+    `as_sent`: the body with its prefetch fitted to the service's keys, as `run` sends it.
+    """
     if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
         raise RuntimeError("valgrind (callgrind) is not installed")
     from benchmarks.servers import child_env
@@ -278,6 +290,7 @@ def count_instructions(names: list[str], *, repetitions: int = 3) -> dict[str, d
         out = Path(tmp) / "callgrind.out"
         argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
         argv += ["-m", "benchmarks.stages", "--counted-child", ",".join(names), str(repetitions)]
+        argv += ["--as-sent"] if as_sent else []
         env = child_env({"PYTHONHASHSEED": "0", "TOXHOOKS_LOG_LEVEL": "WARNING"})
         done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
         counted = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("counted ")]
@@ -298,7 +311,7 @@ def count_instructions(names: list[str], *, repetitions: int = 3) -> dict[str, d
 
 
 if __name__ == "__main__":
-    if len(sys.argv) == 4 and sys.argv[1] == "--counted-child":
-        _counted_child(sys.argv[2].split(","), int(sys.argv[3]))
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "--counted-child":
+        _counted_child(sys.argv[2].split(","), int(sys.argv[3]), as_sent=sys.argv[4:] == ["--as-sent"])
     else:
-        sys.exit("usage: python -m benchmarks.stages --counted-child REQUESTS REPETITIONS")
+        sys.exit("usage: python -m benchmarks.stages --counted-child REQUESTS REPETITIONS [--as-sent]")
