@@ -31,7 +31,7 @@ from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.order_conditions import days_off
 from cards.qualifier_labels import branch_words
-from cards.reach import may_open_earlier
+from cards.reach import may_open_at, may_open_earlier
 from cards.render import render, render_missing
 from terminology.families import expand_terms
 from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
@@ -367,7 +367,19 @@ def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
                 outcomes[segment] = rule.condition(past)
         return outcomes[segment]
 
+    labs = ctx.request.facts.labs
+
+    def may_open(segment: int) -> bool:  # a bound on the stretch's outcome (cards.reach)
+        moment = moments[ends[segment] - 1]
+        return may_open_at(
+            ctx, rule.spec.when, moment, lambda a: _seen_count(ctx, ("l", a), labs.get(a, ()), moment)
+        )
+
+    # The last stretch at which the rule opens. A stretch the bound rules out cannot be it: it is
+    # skipped unevaluated (its outcome, when needed below, is worked out then; `at` is the same).
     for segment in range(len(starts) - 1, -1, -1):
+        if not may_open(segment):
+            continue
         opened = at(segment)
         if _opens(opened):
             break
