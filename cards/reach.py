@@ -59,14 +59,39 @@ def reach_at(ctx: Context, spec: Mapping[str, Any], seen: Callable[[str], int | 
     bounded by those values (cards.lab_conditions, `lab_met_by`); every other node as in `reach`
     (what it may be at any moment, so also at this one).
     """
-    return _reach(ctx, spec, lambda node: lab_met_by(ctx, node, seen(str(node["lab"]))))
+    return _reach(ctx, spec, lambda node: lab_met_by(ctx, node, seen(str(node["lab"]))), moment=True)
 
 
-def _reach(ctx: Context, spec: Mapping[str, Any], lab: Callable[[Mapping[str, Any]], bool]) -> Reach:
-    """`reach` with `lab` saying whether a lab node may be true."""
+def _reads_labs(spec: Mapping[str, Any]) -> bool:
+    """Whether a lab test may be under this node (True when unsure: the caller then walks it)."""
+    if "lab" in spec:
+        return True
+    children = [*spec.get("all", ()), *spec.get("any", ()), *([spec["not"]] if "not" in spec else [])]
+    return any(_reads_labs(child) for child in children)
+
+
+def _lab_free(ctx: Context, spec: Mapping[str, Any]) -> Reach | None:
+    """`reach` of a node with no lab test under it, else None (memoised per request and node).
+
+    Without a lab test, the walk never asks `lab`, so the bound at one moment is the bound at any
+    moment: worked out once, not once per moment.
+    """
+    key: Hashable = ("lab-free-reach", id(spec))
+    found: tuple[Mapping[str, Any], Reach | None] | None = ctx.memo.get(key)
+    if found is None or found[0] is not spec:
+        found = ctx.memo[key] = (spec, None if _reads_labs(spec) else reach(ctx, spec))
+    return found[1]
+
+
+def _reach(
+    ctx: Context, spec: Mapping[str, Any], lab: Callable[[Mapping[str, Any]], bool], moment: bool = False
+) -> Reach:
+    """`reach` with `lab` saying whether a lab node may be true (`moment`: asked about one moment)."""
+    if moment and (fixed := _lab_free(ctx, spec)) is not None:
+        return fixed
     for combinator in ("all", "any"):
         if combinator in spec:
-            parts = [_reach(ctx, child, lab) for child in spec[combinator]]
+            parts = [_reach(ctx, child, lab, moment) for child in spec[combinator]]
             if combinator == "all":
                 # True only when every part is; undecided (and clean) only when every part is true or
                 # clean-undecided (an undecided lab test always names missing data), one is undecided.
@@ -82,7 +107,7 @@ def _reach(ctx: Context, spec: Mapping[str, Any], lab: Callable[[Mapping[str, An
                 any(p.true for p in parts), any(p.undecided for p in parts), any(p.open for p in parts)
             )
     if "not" in spec:
-        inner = _reach(ctx, spec["not"], lab)
+        inner = _reach(ctx, spec["not"], lab, moment)
         # An undecided part stays undecided, unchanged; whether the part may be False is not tracked.
         return Reach(True, inner.undecided, inner.open)
     if "qualifier" in spec:
