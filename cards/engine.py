@@ -425,12 +425,13 @@ def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
         return outcomes[segment]
 
     labs = ctx.request.facts.labs
+    # Without a lab test the bound at a moment is the whole-record one, already passed above.
+    analytes = sorted(analytes_of(rule.spec.when))
 
     def may_open(segment: int) -> bool:  # a bound on the stretch's outcome (cards.reach)
         moment = moments[ends[segment] - 1]
-        return may_open_at(
-            ctx, rule.spec.when, moment, lambda a: _seen_count(ctx, ("l", a), labs.get(a, ()), moment)
-        )
+        seen = {a: _seen_count(ctx, ("l", a), labs.get(a, ()), moment) for a in analytes}
+        return not analytes or may_open_at(ctx, rule.spec.when, seen)
 
     # The last stretch at which the rule opens. A stretch the bound rules out cannot be it: it is
     # skipped unevaluated (its outcome, when needed below, is worked out then; `at` is the same).

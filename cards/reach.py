@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cards.context import Context
@@ -51,15 +50,15 @@ def reach(ctx: Context, spec: Mapping[str, Any]) -> Reach:
     return _reach(ctx, spec, lambda node: lab_ever_met(ctx, node))
 
 
-def reach_at(ctx: Context, spec: Mapping[str, Any], seen: Callable[[str], int | None]) -> Reach:
+def reach_at(ctx: Context, spec: Mapping[str, Any], seen: Mapping[str, int | None]) -> Reach:
     """The outcomes `spec` may have for the patient as seen at one earlier moment.
 
-    `ctx` is the whole record; `seen(analyte)` is how many of that analyte's values were recorded
-    by the moment (a prefix of its series), or None when not known to be a prefix. Lab tests are
-    bounded by those values (cards.lab_conditions, `lab_met_by`); every other node as in `reach`
-    (what it may be at any moment, so also at this one).
+    `ctx` is the whole record; `seen[analyte]` is how many of that analyte's values were recorded
+    by the moment (a prefix of its series), or None when not known to be a prefix; it names every
+    analyte `spec` reads. Lab tests are bounded by those values (cards.lab_conditions,
+    `lab_met_by`); every other node as in `reach` (what it may be at any moment, so also at this one).
     """
-    return _reach(ctx, spec, lambda node: lab_met_by(ctx, node, seen(str(node["lab"]))), moment=True)
+    return _reach(ctx, spec, lambda node: lab_met_by(ctx, node, seen[str(node["lab"])]), moment=True)
 
 
 def _reads_labs(spec: Mapping[str, Any]) -> bool:
@@ -140,14 +139,13 @@ def may_open_earlier(ctx: Context, spec: Mapping[str, Any]) -> bool:
     return found[1]
 
 
-def may_open_at(
-    ctx: Context, spec: Mapping[str, Any], moment: datetime, seen: Callable[[str], int | None]
-) -> bool:
-    """False only when the rule cannot open an episode at `moment` (`seen`: as in `reach_at`).
+def may_open_at(ctx: Context, spec: Mapping[str, Any], seen: Mapping[str, int | None]) -> bool:
+    """False only when the rule cannot open an episode at a moment (`seen`: as in `reach_at`).
 
-    Memoised per request: the answer depends on the record and the moment only.
+    Memoised per request and values seen: the bound reads the moment only through `seen`, so
+    moments at which the same values of the rule's analytes were recorded share it.
     """
-    key: Hashable = ("may-open-at", id(spec), moment)
+    key: Hashable = ("may-open-at", id(spec), tuple(sorted(seen.items())))
     found: tuple[Mapping[str, Any], bool] | None = ctx.memo.get(key)
     if found is None or found[0] is not spec:
         bound = reach_at(ctx, spec, seen)
