@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import bisect
 import itertools
-from collections.abc import Hashable, Iterator, Mapping
+from collections.abc import Callable, Hashable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar, cast
 
 from cards.conditions import analytes_of, compile_condition
 from cards.context import Context, Outcome, Row, Subject, align, fmt_date
@@ -31,10 +31,10 @@ from cards.model import EvaluationRequest, EvaluationResult, RenderedCard
 from cards.monitoring_card import follow_up
 from cards.order_conditions import days_off
 from cards.qualifier_labels import branch_words
-from cards.reach import may_open_earlier
+from cards.reach import may_open_at, may_open_earlier
 from cards.render import render, render_missing
 from terminology.families import expand_terms
-from terminology.model import EventSource, GradedEvent, MedicationOrder, TermTimeline
+from terminology.model import EventSource, GradedEvent, LabResult, MedicationOrder, TermTimeline
 
 __all__ = ["evaluate"]
 
@@ -53,6 +53,7 @@ _RESUMPTION = {
 
 
 _NEVER_GIVEN = ("entered-in-error", "cancelled")
+_V = TypeVar("_V")
 _UNCONFIRMED_REDUCTION = "which level: per the prescribing information, this row is not confirmed"
 
 
@@ -186,8 +187,63 @@ def _seen_count(ctx: Context, key: Hashable, items: tuple[Any, ...], moment: dat
     return int(first_known + bisect.bisect_right(known, moment))
 
 
+_MISSING: Any = object()
+
+
+class _SeenBy(Mapping[str, _V]):
+    """A record's series (labs or timelines) as seen at an earlier moment, each cut when first read.
+
+    A condition reads a few series (its analytes and terms); cutting every series of the record at
+    every moment cost more than the conditions. Each read gives what a dict of all the cut series
+    gave: the series cut to the values recorded by then (`cut`, which gives None for none), and no
+    key for a series with no value by then; iteration keeps the record's order.
+    """
+
+    __slots__ = ("_cut", "_done", "_keys", "_whole")
+
+    def __init__(self, whole: Mapping[str, Any], cut: Callable[[str, Any], _V | None]) -> None:
+        self._whole = whole
+        self._cut = cut
+        self._done: dict[str, _V | None] = {}
+        self._keys: list[str] | None = None
+
+    def get(self, key: str, default: Any = None) -> Any:
+        found = self._done.get(key, _MISSING)
+        if found is _MISSING:
+            whole = self._whole.get(key, _MISSING)
+            if whole is _MISSING:
+                return default
+            found = self._done[key] = self._cut(key, whole)
+        return default if found is None else found
+
+    def __getitem__(self, key: str) -> _V:
+        found = self.get(key, _MISSING)
+        if found is _MISSING:
+            raise KeyError(key)
+        return cast(_V, found)
+
+    def __contains__(self, key: object) -> bool:
+        return isinstance(key, str) and self.get(key, _MISSING) is not _MISSING
+
+    def _present(self) -> list[str]:
+        if self._keys is None:
+            self._keys = [key for key in self._whole if key in self]
+        return self._keys
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._present())
+
+    def __len__(self) -> int:
+        return len(self._present())
+
+
 def _as_of(ctx: Context, moment: datetime) -> Context:
     """The same subject seen at `moment`: only values recorded by then, `now` = moment."""
+    # The view of this very context is kept (the entry holds the context, so its id stays its own).
+    view_key = ("as-of-view", moment, id(ctx))
+    view: tuple[Context, Context] | None = ctx.memo.get(view_key)
+    if view is not None and view[0] is ctx:
+        return view[1]
     key = ("as-of", moment)
     cached: tuple[EvaluationRequest, dict[Hashable, Any]] | None = ctx.memo.get(key)
     if cached is None:
@@ -202,22 +258,23 @@ def _as_of(ctx: Context, moment: datetime) -> Context:
             n = _seen_count(ctx, (kind, name), items, moment)
             return tuple(i for i in items if seen(i.effective)) if n is None else items[:n]
 
-        timelines = {
-            term: TermTimeline(term, events)
-            for term, timeline in facts.timelines.items()
-            if (events := prefix("t", term, timeline.events))
-        }
-        labs = {
-            analyte: values
-            for analyte, series in facts.labs.items()
-            if (values := prefix("l", analyte, series))
-        }
+        def timeline(term: str, whole: TermTimeline) -> TermTimeline | None:
+            events = prefix("t", term, whole.events)
+            return TermTimeline(term, events) if events else None
+
+        def series(analyte: str, whole: tuple[LabResult, ...]) -> tuple[LabResult, ...] | None:
+            return prefix("l", analyte, whole) or None
+
+        timelines = _SeenBy(facts.timelines, timeline)
+        labs = _SeenBy(facts.labs, series)
         past = replace(request, now=moment, facts=replace(facts, timelines=timelines, labs=labs))
         shared = ctx.memo.setdefault(("shared",), {})  # per-value results, kept across moments
         own: dict[Hashable, Any] = {("shared",): shared}
         cached = ctx.memo[key] = (past, own)
     later = ctx.later_events or ctx.request.facts.timelines
-    return replace(ctx, request=cached[0], memo=cached[1], later_events=later)
+    found = replace(ctx, request=cached[0], memo=cached[1], later_events=later)
+    ctx.memo[view_key] = (ctx, found)
+    return found
 
 
 # Which moments a rule must be looked at. A condition reads the values of its own lab series and
@@ -367,7 +424,20 @@ def _replay(rule: CompiledRule, ctx: Context) -> Finding | None:
                 outcomes[segment] = rule.condition(past)
         return outcomes[segment]
 
+    labs = ctx.request.facts.labs
+    # Without a lab test the bound at a moment is the whole-record one, already passed above.
+    analytes = sorted(analytes_of(rule.spec.when))
+
+    def may_open(segment: int) -> bool:  # a bound on the stretch's outcome (cards.reach)
+        moment = moments[ends[segment] - 1]
+        seen = {a: _seen_count(ctx, ("l", a), labs.get(a, ()), moment) for a in analytes}
+        return not analytes or may_open_at(ctx, rule.spec.when, seen)
+
+    # The last stretch at which the rule opens. A stretch the bound rules out cannot be it: it is
+    # skipped unevaluated (its outcome, when needed below, is worked out then; `at` is the same).
     for segment in range(len(starts) - 1, -1, -1):
+        if not may_open(segment):
+            continue
         opened = at(segment)
         if _opens(opened):
             break

@@ -13,7 +13,7 @@ from cards.context import Context, Outcome, Row, align, fmt_date
 from cards.logic import COMPARATORS, Condition, ConditionError, Number, exact, multiple_text, ratio
 from terminology.model import LabResult
 
-__all__ = ["lab_condition", "lab_ever_met", "latest_rows"]
+__all__ = ["lab_condition", "lab_ever_met", "lab_met_by", "latest_rows"]
 
 
 def _assumed(labs: Sequence[LabResult], of: str) -> tuple[str, ...]:
@@ -244,6 +244,36 @@ def lab_ever_met(ctx: Context, spec: Mapping[str, Any]) -> bool:
             found = runs >= test.episodes
         ctx.memo[key] = found
     return found
+
+
+def lab_met_by(ctx: Context, spec: Mapping[str, Any], seen: int | None) -> bool:
+    """False only when the lab test is not true for the patient as seen when `seen` values were recorded.
+
+    `ctx` is the whole record; `seen` says how many of the test's series were recorded by the
+    moment asked about (that moment's series is their prefix), or None when that is not a plain
+    prefix (then the whole-record bound, `lab_ever_met`, answers). Each value's comparison depends
+    on that value alone, so the whole series' answers hold for the prefix. The test is true only
+    when the value it picks meets the comparison: for `latest` that is the prefix's last value
+    (whatever `episodes_ge` adds, that value must meet it); for `worst` and `unrecovered` one of
+    the prefix's values. No value at all is undecided (missing), never true.
+    """
+    if seen is None:
+        return lab_ever_met(ctx, spec)
+    if seen == 0:
+        return False
+    key = ("lab-test", id(spec))
+    parsed: tuple[Mapping[str, Any], _LabTest] | None = ctx.memo.get(key)
+    if parsed is None or parsed[0] is not spec:
+        parsed = ctx.memo[key] = (spec, _lab_test(spec))
+    test = parsed[1]
+    meets = _meets(ctx, test)
+    if test.which == "latest":
+        return meets[seen - 1]
+    first_key = ("lab-first-met", test)
+    first: int | None = ctx.memo.get(first_key, -1)
+    if first == -1:
+        first = ctx.memo[first_key] = next((i for i, met in enumerate(meets) if met), None)
+    return first is not None and first < seen
 
 
 def _runs(ctx: Context, test: _LabTest) -> tuple[int, datetime | None]:

@@ -14,15 +14,15 @@ to be able to give any outcome.
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Mapping
+from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cards.context import Context
 from cards.event_conditions import event_ever_met, history_ever_met
-from cards.lab_conditions import lab_ever_met
+from cards.lab_conditions import lab_ever_met, lab_met_by
 
-__all__ = ["Reach", "may_open_earlier", "reach"]
+__all__ = ["Reach", "may_open_at", "may_open_earlier", "reach", "reach_at"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,9 +47,50 @@ _OTHER_KEYS = ("qualifier", "history", "medication", "hook", "therapy", "dose", 
 
 def reach(ctx: Context, spec: Mapping[str, Any]) -> Reach:
     """The outcomes `spec` (a compiled `when` table) may have for the patient as seen at any moment."""
+    return _reach(ctx, spec, lambda node: lab_ever_met(ctx, node))
+
+
+def reach_at(ctx: Context, spec: Mapping[str, Any], seen: Mapping[str, int | None]) -> Reach:
+    """The outcomes `spec` may have for the patient as seen at one earlier moment.
+
+    `ctx` is the whole record; `seen[analyte]` is how many of that analyte's values were recorded
+    by the moment (a prefix of its series), or None when not known to be a prefix; it names every
+    analyte `spec` reads. Lab tests are bounded by those values (cards.lab_conditions,
+    `lab_met_by`); every other node as in `reach` (what it may be at any moment, so also at this one).
+    """
+    return _reach(ctx, spec, lambda node: lab_met_by(ctx, node, seen[str(node["lab"])]), moment=True)
+
+
+def _reads_labs(spec: Mapping[str, Any]) -> bool:
+    """Whether a lab test may be under this node (True when unsure: the caller then walks it)."""
+    if "lab" in spec:
+        return True
+    children = [*spec.get("all", ()), *spec.get("any", ()), *([spec["not"]] if "not" in spec else [])]
+    return any(_reads_labs(child) for child in children)
+
+
+def _lab_free(ctx: Context, spec: Mapping[str, Any]) -> Reach | None:
+    """`reach` of a node with no lab test under it, else None (memoised per request and node).
+
+    Without a lab test, the walk never asks `lab`, so the bound at one moment is the bound at any
+    moment: worked out once, not once per moment.
+    """
+    key: Hashable = ("lab-free-reach", id(spec))
+    found: tuple[Mapping[str, Any], Reach | None] | None = ctx.memo.get(key)
+    if found is None or found[0] is not spec:
+        found = ctx.memo[key] = (spec, None if _reads_labs(spec) else reach(ctx, spec))
+    return found[1]
+
+
+def _reach(
+    ctx: Context, spec: Mapping[str, Any], lab: Callable[[Mapping[str, Any]], bool], moment: bool = False
+) -> Reach:
+    """`reach` with `lab` saying whether a lab node may be true (`moment`: asked about one moment)."""
+    if moment and (fixed := _lab_free(ctx, spec)) is not None:
+        return fixed
     for combinator in ("all", "any"):
         if combinator in spec:
-            parts = [reach(ctx, child) for child in spec[combinator]]
+            parts = [_reach(ctx, child, lab, moment) for child in spec[combinator]]
             if combinator == "all":
                 # True only when every part is; undecided (and clean) only when every part is true or
                 # clean-undecided (an undecided lab test always names missing data), one is undecided.
@@ -65,7 +106,7 @@ def reach(ctx: Context, spec: Mapping[str, Any]) -> Reach:
                 any(p.true for p in parts), any(p.undecided for p in parts), any(p.open for p in parts)
             )
     if "not" in spec:
-        inner = reach(ctx, spec["not"])
+        inner = _reach(ctx, spec["not"], lab, moment)
         # An undecided part stays undecided, unchanged; whether the part may be False is not tracked.
         return Reach(True, inner.undecided, inner.open)
     if "qualifier" in spec:
@@ -76,7 +117,7 @@ def reach(ctx: Context, spec: Mapping[str, Any]) -> Reach:
         return _ANY
     if "lab" in spec:
         # Undecided lab tests always name the missing or out-of-date value: never clean.
-        return Reach(lab_ever_met(ctx, spec), False, False)
+        return Reach(lab(spec), False, False)
     if any(key in spec for key in _EVENT_KEYS):
         # Undecided (stale grade, unsure relation, recurrence) only for an event it picked; no qualifier.
         met = event_ever_met(ctx, spec)
@@ -94,5 +135,19 @@ def may_open_earlier(ctx: Context, spec: Mapping[str, Any]) -> bool:
     found: tuple[Mapping[str, Any], bool] | None = ctx.memo.get(key)
     if found is None or found[0] is not spec:
         bound = reach(ctx, spec)
+        found = ctx.memo[key] = (spec, bound.true or bound.open)
+    return found[1]
+
+
+def may_open_at(ctx: Context, spec: Mapping[str, Any], seen: Mapping[str, int | None]) -> bool:
+    """False only when the rule cannot open an episode at a moment (`seen`: as in `reach_at`).
+
+    Memoised per request and values seen: the bound reads the moment only through `seen`, so
+    moments at which the same values of the rule's analytes were recorded share it.
+    """
+    key: Hashable = ("may-open-at", id(spec), tuple(sorted(seen.items())))
+    found: tuple[Mapping[str, Any], bool] | None = ctx.memo.get(key)
+    if found is None or found[0] is not spec:
+        bound = reach_at(ctx, spec, seen)
         found = ctx.memo[key] = (spec, bound.true or bound.open)
     return found[1]

@@ -21,9 +21,9 @@ from hypothesis import strategies as st
 from cards import engine
 from cards.conditions import compile_condition
 from cards.context import Context, Outcome
-from cards.engine import _as_of, _moments, _subjects
+from cards.engine import _as_of, _moments, _seen_count, _subjects
 from cards.model import EvaluationRequest
-from cards.reach import Reach, may_open_earlier, reach
+from cards.reach import Reach, may_open_earlier, reach, reach_at
 from terminology.model import GradedEvent, HistoryCondition, LabResult
 from tests.cards.builders import days_ago, event, facts, lab, order, request
 from tests.cards.helpers import knowledge
@@ -132,12 +132,37 @@ def test_no_node_has_an_outcome_its_bound_rules_out(drug: str) -> None:
 
 
 @pytest.mark.parametrize("drug", DRUGS)
+def test_no_node_has_an_outcome_its_bound_at_that_moment_rules_out(drug: str) -> None:
+    trees = [tree for name, _, _, tree in rule_trees() if name == drug]
+
+    @_SETTINGS
+    @given(req=patients(drug))
+    def check(req: EvaluationRequest) -> None:
+        for ctx in contexts(req, drug):
+            for moment in (*(m for m in _moments(ctx) if m < req.now), req.now):
+                past = _as_of(ctx, moment)
+
+                labs = ctx.request.facts.labs
+                seen = {a: _seen_count(ctx, ("l", a), labs.get(a, ()), moment) for a in analytes(drug)}
+                for tree in trees:
+                    for node in _nodes(tree):
+                        bound = reach_at(ctx, node, seen)
+                        outcome = compile_condition(node)(past)
+                        assert allowed(outcome, bound), (node, moment, outcome, bound)
+
+    check()
+
+
+@pytest.mark.parametrize("drug", DRUGS)
 def test_the_engine_gives_the_same_cards_without_the_bound(drug: str) -> None:
     @_SETTINGS
     @given(req=patients(drug))
     def check(req: EvaluationRequest) -> None:
         with_bound = engine.evaluate(req, knowledge())
-        with mock.patch.object(engine, "may_open_earlier", lambda ctx, spec: True):
+        with (
+            mock.patch.object(engine, "may_open_earlier", lambda ctx, spec: True),
+            mock.patch.object(engine, "may_open_at", lambda ctx, spec, seen: True),
+        ):
             replayed = engine.evaluate(req, knowledge())
         assert with_bound == replayed
 
