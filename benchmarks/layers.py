@@ -22,11 +22,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import gc
-import os
-import re
-import shutil
-import subprocess
-import sys
 import tempfile
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
@@ -37,6 +32,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+
+from benchmarks.callgrind import counted, run_counted
 
 __all__ = [
     "LAYERS",
@@ -320,67 +317,28 @@ def measure_in_process(
 # --- instructions under callgrind --------------------------------------------------------------
 
 
-def _callgrind_control(flag: str) -> None:
-    """Zero (-z) or dump (-d) this process's callgrind counters."""
-    subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
-
-
 def _counted_child(layers: Sequence[str], requests: int, warmup: int) -> None:
-    """Inside callgrind: for each variant, zero, run `requests` calls (and their background work), dump."""
+    """Inside callgrind: for each variant, `requests` calls (and their background work) counted."""
 
     async def main(work: Path) -> None:
         variants = await _variants(work, layers, floor=True)
         async with contextlib.AsyncExitStack() as stack:
             await _open(variants, stack, warmup)
             for v in variants:
-                gc.collect()  # every variant starts from the same collector state
-                _callgrind_control("-z")
-                await v.batch(requests)
-                _callgrind_control("-d")
-                print(f"counted {v.name}", flush=True)
+                with counted(v.name):
+                    await v.batch(requests)
 
     with tempfile.TemporaryDirectory(prefix="toxhooks-layers-") as tmp:
         asyncio.run(main(Path(tmp)))
-
-
-_TOTALS = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
 
 
 def measure_instructions(
     layers: Sequence[str] = LAYERS, *, requests: int = 10, warmup: int = 5
 ) -> list[LayerResult]:
     """Instructions per request of every variant, counted by callgrind (slow: about a minute)."""
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        raise RuntimeError("valgrind (callgrind) is not installed")
-    with tempfile.TemporaryDirectory(prefix="toxhooks-callgrind-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        argv = [
-            "valgrind",
-            "--tool=callgrind",
-            f"--callgrind-out-file={out}",
-            sys.executable,
-            "-m",
-            "benchmarks.layers",
-            "--counted-child",
-            f"--requests={requests}",
-            f"--warmup={warmup}",
-            f"--layers={','.join(layers)}",
-        ]
-        from benchmarks.servers import child_env
-
-        env = child_env({"PYTHONHASHSEED": "0", "TOXHOOKS_LOG_LEVEL": "WARNING"})
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        lines = done.stdout.splitlines()
-        names = [line.removeprefix("counted ") for line in lines if line.startswith("counted ")]
-        if done.returncode != 0 or not names:
-            raise RuntimeError(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")
-        results = []
-        for i, name in enumerate(names, start=1):
-            text = Path(f"{out}.{i}").read_text(errors="replace")
-            match = _TOTALS.search(text)
-            total = int(match.group(1)) if match else 0
-            results.append(LayerResult(name, instructions=total / requests))
-        return results
+    args = ["benchmarks.layers", "--counted-child", f"--requests={requests}", f"--warmup={warmup}"]
+    totals = run_counted([*args, f"--layers={','.join(layers)}"])
+    return [LayerResult(name, instructions=total / requests) for name, total in totals]
 
 
 def merge(*runs: Sequence[LayerResult]) -> list[LayerResult]:

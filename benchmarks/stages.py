@@ -5,22 +5,18 @@ from __future__ import annotations
 import asyncio
 import cProfile
 import io
-import os
 import pstats
-import re
-import shutil
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import orjson
+
+from benchmarks.callgrind import counted, run_counted
 
 if TYPE_CHECKING:
     from cards.loader import KnowledgeBase
@@ -239,22 +235,14 @@ def profile_request(body: Mapping[str, Any], *, repetitions: int = 20, top: int 
     return [line.rstrip() for line in out.getvalue().splitlines() if line.strip()]
 
 
-# Instructions per stage: the same pipeline under valgrind's callgrind, counters zeroed before and
-# dumped after each stage's repetitions. Instruction counts do not move with other load on the
-# machine (unlike the times above); an empty step measured the same way is subtracted (the
-# counter calls themselves).
-_TOTALS = re.compile(r"^(?:summary|totals): (\d+)", re.MULTILINE)
+# Instructions per stage: the same pipeline under valgrind's callgrind (benchmarks.callgrind).
+# Instruction counts do not move with other load on the machine (unlike the times above); an
+# empty step measured the same way is subtracted (the counter calls themselves).
 _EMPTY = "(counter calls)"
-
-
-def _callgrind_control(flag: str) -> None:
-    subprocess.run(["callgrind_control", flag, str(os.getpid())], check=True, stdout=subprocess.DEVNULL)
 
 
 def _counted_child(names: list[str], repetitions: int, as_sent: bool) -> None:
     """Inside callgrind: each request, each stage and the whole path, `repetitions` calls per dump."""
-    import gc
-
     from benchmarks.payloads import reference_set
 
     for request in reference_set(anchor=datetime.now(UTC).date()):
@@ -267,12 +255,9 @@ def _counted_child(names: list[str], repetitions: int, as_sent: bool) -> None:
         for fn in steps.values():  # warm: lazy caches filled, as in a running server
             fn()
         for name, fn in steps.items():
-            gc.collect()
-            _callgrind_control("-z")
-            for _ in range(repetitions):
-                fn()
-            _callgrind_control("-d")
-            print(f"counted {request.name} {name}", flush=True)
+            with counted(f"{request.name} {name}"):
+                for _ in range(repetitions):
+                    fn()
 
 
 def count_instructions(
@@ -282,25 +267,11 @@ def count_instructions(
 
     `as_sent`: the body with its prefetch fitted to the service's keys, as `run` sends it.
     """
-    if shutil.which("valgrind") is None or shutil.which("callgrind_control") is None:
-        raise RuntimeError("valgrind (callgrind) is not installed")
-    from benchmarks.servers import child_env
-
-    with tempfile.TemporaryDirectory(prefix="toxhooks-stages-") as tmp:
-        out = Path(tmp) / "callgrind.out"
-        argv = ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}", sys.executable]
-        argv += ["-m", "benchmarks.stages", "--counted-child", ",".join(names), str(repetitions)]
-        argv += ["--as-sent"] if as_sent else []
-        env = child_env({"PYTHONHASHSEED": "0", "TOXHOOKS_LOG_LEVEL": "WARNING"})
-        done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
-        counted = [line.split()[1:] for line in done.stdout.splitlines() if line.startswith("counted ")]
-        if done.returncode != 0 or not counted:
-            raise RuntimeError(f"callgrind run failed ({done.returncode}): {done.stderr[-2000:]}")
-        raw: dict[str, dict[str, float]] = {}
-        for i, (request, *stage) in enumerate(counted, start=1):
-            match = _TOTALS.search(Path(f"{out}.{i}").read_text(errors="replace"))
-            total = int(match.group(1)) if match else 0
-            raw.setdefault(request, {})[" ".join(stage)] = total / repetitions / 1e6
+    args = ["benchmarks.stages", "--counted-child", ",".join(names), str(repetitions)]
+    raw: dict[str, dict[str, float]] = {}
+    for label, total in run_counted([*args, "--as-sent"] if as_sent else args):
+        request, stage = label.split(" ", 1)
+        raw.setdefault(request, {})[stage] = total / repetitions / 1e6
     result: dict[str, dict[str, float]] = {}
     for request, stages in raw.items():
         empty = stages.pop(_EMPTY, 0.0)
